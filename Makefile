@@ -1,0 +1,45 @@
+# One-command entry points. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit notebooks bench lab clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## The main job: the instructor demo on the offline model, report in report/demo/
+demo: $(STAMP)
+	$(BIN)/sqs-lab demo --out report/demo
+
+## Everything CI runs: lint, types, unit tests, notebooks (strict nbval), benchmark smoke run
+test: lint typecheck unit notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check labsupport tests benchmarks
+	$(BIN)/ruff format --check labsupport tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests
+
+notebooks: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
+
+## Speed and memory figures (not part of test: they take minutes)
+bench: $(STAMP)
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+## JupyterLab on the notebooks
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf $(VENV) report .pytest_cache .mypy_cache .ruff_cache

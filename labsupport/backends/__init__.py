@@ -1,0 +1,62 @@
+"""Backends: where the queues live. ``connect(name, ...)`` picks one.
+
+=============  ==============================================================
+``sim``        the kit's seeded model of SQS, in-process (the default)
+``moto``       moto in-process: the real API, in order, once, at once
+``moto-server`` moto's server on a free loopback port, for several processes
+``endpoint``   any SQS-compatible URL (a moto server, ElasticMQ, LocalStack)
+``aws``        real Amazon SQS, only with an explicit opt-in
+=============  ==============================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from labsupport.backends.connection import Connection, client_config
+from labsupport.errors import UnknownBackend
+
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Connection", "client_config", "connect"]
+
+# name -> "module:function"; imported only when used, so moto's import cost
+# is paid only by those who pick it.
+BACKENDS: dict[str, str] = {
+    "sim": "labsupport.sim.backend:open_sim",
+    "moto": "labsupport.backends.local:open_moto",
+    "moto-server": "labsupport.backends.local:open_moto_server",
+    "endpoint": "labsupport.backends.local:open_endpoint",
+    "aws": "labsupport.backends.aws:open_aws",
+}
+
+DEFAULT_BACKEND = "sim"
+
+
+def _opener(name: str) -> Callable[..., Connection]:
+    if name not in BACKENDS:
+        raise UnknownBackend(name, sorted(BACKENDS))
+    module_name, func = BACKENDS[name].split(":")
+    opener: Callable[..., Connection] = getattr(
+        importlib.import_module(module_name), func
+    )
+    return opener
+
+
+def connect(backend: str = DEFAULT_BACKEND, **options: Any) -> Connection:
+    """Open a connection to a backend; use it in a ``with`` block.
+
+    Options by backend (all take ``region``):
+
+    - ``sim``: ``seed``, ``preset`` ("realistic", "classroom", "ideal") and
+      any model parameter by name.
+    - ``moto-server``: ``port`` (0 = any free port).
+    - ``endpoint``: ``endpoint_url`` (required).
+    - ``aws``: ``allow_aws`` (required unless SQS_LAB_ALLOW_AWS=1),
+      ``profile``, ``max_messages`` (the message cap).
+
+    Raises:
+        UnknownBackend: the name is not one of :data:`BACKENDS`.
+        ConfigError: the backend's settings are missing or wrong.
+    """
+    return _opener(backend)(**options)

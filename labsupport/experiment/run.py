@@ -1,0 +1,194 @@
+"""One experiment: make a queue, send a run of messages, receive them, measure.
+
+The producer and the consumer take turns in one thread: send one batch,
+make one receive call (and delete what came back), and again, until every
+message is sent; then the consumer goes on alone until the stop rule of
+:func:`~labsupport.experiment.receive.receive_repeatedly` is met. Taking
+turns keeps the queue short, as when consumers keep up with producers, so
+the latency measured is the queue's and not a backlog's. It also makes a run
+on the ``sim`` backend's virtual clock a pure function of its seed.
+
+Limitations: on a wall-clock backend the consumer's turn waits for the
+producer's call to return, so measured latency includes up to one send
+round trip of the kit's own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from labsupport.backends.connection import Connection
+from labsupport.errors import InvalidParameter
+from labsupport.experiment.receive import (
+    SHORT_POLL_PAUSE_S,
+    Receiver,
+    StopRule,
+    default_settle,
+)
+from labsupport.experiment.send import Sender, make_bodies
+from labsupport.limits import (
+    check_batch_size,
+    check_count,
+    check_visibility_timeout,
+    check_wait_time,
+)
+
+__all__ = ["ExperimentResult", "run_experiment"]
+
+QUEUE_TYPES = ("standard", "fifo")
+
+
+@dataclass
+class ExperimentResult:
+    """The tables and summary of one experiment.
+
+    ``sends``, ``deliveries`` and ``polls`` follow
+    :mod:`labsupport.experiment.records`; ``summary`` is a plain dict that
+    ``json.dumps`` takes; ``params`` records how the run was made.
+    """
+
+    sends: pd.DataFrame
+    deliveries: pd.DataFrame
+    polls: pd.DataFrame
+    summary: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, out_dir: str | Path, plots: bool = True) -> list[Path]:
+        """Write the CSVs, summary.json and (by default) the PNG plots."""
+        from labsupport.plots import save_all
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in ("sends", "deliveries", "polls"):
+            path = out / f"{name}.csv"
+            getattr(self, name).to_csv(path, index=False)
+            written.append(path)
+        path = out / "summary.json"
+        path.write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+        if plots:
+            written.extend(save_all(self, out))
+        return written
+
+
+def _check_params(
+    messages: int, batch_size: int, wait_time: int, visibility_timeout: int,
+    queue_type: str, groups: int,
+) -> None:
+    check_count(messages)
+    check_batch_size(batch_size)
+    check_wait_time(wait_time)
+    check_visibility_timeout(visibility_timeout)
+    if queue_type not in QUEUE_TYPES:
+        raise InvalidParameter("queue type", "'standard' or 'fifo'", queue_type)
+    check_count(groups, "number of message groups")
+
+
+def run_experiment(
+    conn: Connection,
+    *,
+    messages: int = 200,
+    batch_size: int = 10,
+    queue_type: str = "standard",
+    wait_time: int = 20,
+    visibility_timeout: int = 30,
+    delete: bool = True,
+    groups: int = 1,
+    payload_bytes: int = 100,
+    seed: int | None = None,
+    queue_name: str | None = None,
+    time_budget_s: float = 300.0,
+    progress: bool | None = None,
+) -> ExperimentResult:
+    """Send ``messages`` messages and receive them; return tables and summary.
+
+    Every parameter is checked before the queue is made. The queue is
+    deleted when the connection closes. ``groups`` spreads a FIFO run over
+    that many message groups (message ``seq`` goes to group
+    ``seq % groups``). ``progress`` shows a bar on stderr (default: when
+    stderr is a terminal and the run has 1,000 messages or more).
+    """
+    _check_params(messages, batch_size, wait_time, visibility_timeout,
+                  queue_type, groups)
+    bodies = make_bodies(messages, payload_bytes, conn.run_id)
+    fifo = queue_type == "fifo"
+    name = queue_name or f"lab-{conn.run_id}-{queue_type}"
+    url = conn.create_queue(name, fifo=fifo)
+    group_ids = [str(seq % groups) for seq in range(messages)] if fifo else None
+    sender = Sender(conn, url, bodies, batch_size=batch_size,
+                    group_ids=group_ids, seed=seed)
+    receiver = Receiver(conn, url, wait_time=wait_time,
+                        visibility_timeout=visibility_timeout, delete=delete)
+    wall_start, clock_start = time.perf_counter(), conn.clock.now()
+    reason = _take_turns(conn, sender, receiver, time_budget_s, progress)
+    elapsed = time.perf_counter() - wall_start
+    return _result(conn, sender, receiver, reason, elapsed,
+                   conn.clock.now() - clock_start, seed, url)
+
+
+def _take_turns(
+    conn: Connection, sender: Sender, receiver: Receiver,
+    time_budget_s: float, progress: bool | None,
+) -> str:
+    """Alternate send and receive; then receive until the stop rule says so."""
+    total = sender.total
+    show = sys.stderr.isatty() and total >= 1000 if progress is None else progress
+    bar = tqdm(total=total, unit="msg", disable=not show, file=sys.stderr,
+               desc="received")
+    start = conn.clock.now()
+
+    def turn() -> int:
+        before = len(receiver.seen)
+        rows = receiver.poll()
+        bar.update(len(receiver.seen) - before)
+        if not rows and receiver.wait_time == 0:
+            conn.clock.sleep(SHORT_POLL_PAUSE_S)
+        return len(rows)
+
+    try:
+        while not sender.done:
+            sender.send_next()
+            turn()
+        expected = int(sender.result().sends["sent"].sum())
+        rule = StopRule(start, expected, 3 if receiver.wait_time else 20,
+                        time_budget_s,
+                        default_settle(conn, receiver.visibility_timeout))
+        while True:
+            returned = turn()
+            reason = rule.update(conn.clock.now(), returned, len(receiver.seen))
+            if reason:
+                return reason
+    finally:
+        bar.close()
+
+
+def _result(
+    conn: Connection, sender: Sender, receiver: Receiver, reason: str,
+    elapsed: float, clock_elapsed: float, seed: int | None, url: str,
+) -> ExperimentResult:
+    from labsupport.metrics import summarize
+
+    sent = sender.result()
+    received = receiver.result(reason)
+    if seed is None and isinstance(conn.details.get("seed"), int):
+        seed = conn.details["seed"]
+    summary = summarize(sent.sends, received.deliveries, received.polls,
+                        backend=conn.backend, seed=seed, elapsed_s=elapsed)
+    virtual = getattr(conn.clock, "virtual", False)
+    summary["virtual_elapsed_s"] = round(clock_elapsed, 3) if virtual else None
+    summary["stopped_because"] = reason
+    params: dict[str, Any] = {
+        k: v for k, v in conn.details.items() if isinstance(v, str | int | float)
+    }
+    params.update(queue_url=url, run_id=conn.run_id, backend=conn.backend)
+    return ExperimentResult(sent.sends, received.deliveries, received.polls,
+                            summary, params)
