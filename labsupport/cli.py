@@ -29,18 +29,22 @@ logger = logging.getLogger(__name__)
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
     """Options that choose and configure a backend, shared by subcommands."""
     parser.add_argument(
-        "--backend", default=DEFAULT_BACKEND, metavar="NAME",
+        "--backend",
+        default=DEFAULT_BACKEND,
+        metavar="NAME",
         help=f"one of {', '.join(BACKENDS)} (default: {DEFAULT_BACKEND})",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument(
-        "--preset", default=None,
+        "--preset",
+        default=None,
         help="sim model preset: realistic (default), classroom, ideal",
     )
     parser.add_argument("--endpoint-url", help="URL for the endpoint backend")
     parser.add_argument("--region", help="AWS region (default us-east-1 offline)")
     parser.add_argument(
-        "--allow-aws", action="store_true",
+        "--allow-aws",
+        action="store_true",
         help="opt in to real AWS (costs money; see README)",
     )
 
@@ -70,18 +74,25 @@ def _add_run(sub: Any) -> None:
     add_backend_options(run)
     run.add_argument("--messages", type=int, default=200)
     run.add_argument("--batch-size", type=int, default=10)
-    run.add_argument("--wait-time", type=int, default=20,
-                     help="WaitTimeSeconds: 0 short polling, up to 20 long polling")
+    run.add_argument(
+        "--wait-time",
+        type=int,
+        default=20,
+        help="WaitTimeSeconds: 0 short polling, up to 20 long polling",
+    )
     run.add_argument("--visibility-timeout", type=int, default=30)
     run.add_argument("--queue-type", choices=["standard", "fifo"], default="standard")
-    run.add_argument("--groups", type=int, default=1,
-                     help="FIFO message groups (default 1)")
+    run.add_argument(
+        "--groups", type=int, default=1, help="FIFO message groups (default 1)"
+    )
     run.add_argument("--payload-bytes", type=int, default=100)
-    run.add_argument("--keep", action="store_true",
-                     help="do not delete messages (shows redelivery)")
+    run.add_argument(
+        "--keep", action="store_true", help="do not delete messages (shows redelivery)"
+    )
     run.add_argument("--out", type=Path, help="directory for CSVs, summary, plots")
-    run.add_argument("--json", action="store_true",
-                     help="print the summary as JSON on stdout")
+    run.add_argument(
+        "--json", action="store_true", help="print the summary as JSON on stdout"
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -164,8 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ClientError as err:
         error = err.response.get("Error", {})
-        print(f"sqs-lab: the service said {error.get('Code')}: {error.get('Message')}",
-              file=sys.stderr)
+        print(
+            f"sqs-lab: the service said {error.get('Code')}: {error.get('Message')}",
+            file=sys.stderr,
+        )
         return 1
     except BotoCoreError as err:
         print(f"sqs-lab: error: {err}", file=sys.stderr)

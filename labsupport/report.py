@@ -40,12 +40,18 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("duplicates", summary.get("duplicates")),
         ("missing", summary.get("missing")),
         ("ordering inversions", summary.get("inversions")),
-        ("adjacent pairs out of order",
-         f"{100 * (summary.get('adjacent_inversion_ratio') or 0):.1f} %"),
-        ("latency p50/p90/p99/max",
-         f"{ms('p50')} / {ms('p90')} / {ms('p99')} / {ms('max')} ms"),
-        ("receive calls (empty)",
-         f"{summary.get('receive_calls')} ({summary.get('empty_receives')})"),
+        (
+            "adjacent pairs out of order",
+            f"{100 * (summary.get('adjacent_inversion_ratio') or 0):.1f} %",
+        ),
+        (
+            "latency p50/p90/p99/max",
+            f"{ms('p50')} / {ms('p90')} / {ms('p99')} / {ms('max')} ms",
+        ),
+        (
+            "receive calls (empty)",
+            f"{summary.get('receive_calls')} ({summary.get('empty_receives')})",
+        ),
         ("wall-clock time", f"{summary.get('elapsed_s')} s"),
     ]
     if summary.get("virtual_elapsed_s") is not None:

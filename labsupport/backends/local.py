@@ -53,7 +53,7 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+        class QuietHandler(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
@@ -128,8 +128,9 @@ def open_moto_server(
     return conn
 
 
-def open_endpoint(endpoint_url: str | None = None, region: str = DEFAULT_REGION,
-                  **_: Any) -> Connection:
+def open_endpoint(
+    endpoint_url: str | None = None, region: str = DEFAULT_REGION, **_: Any
+) -> Connection:
     """Any SQS-compatible endpoint (a moto server, ElasticMQ, LocalStack).
 
     Fake credentials are used: local emulators accept any.

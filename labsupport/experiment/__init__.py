@@ -1,6 +1,6 @@
 """Experiment helpers: send in batches, receive repeatedly, run both and measure."""
 
-from labsupport.experiment.receive import ReceiveResult, Receiver, receive_repeatedly
+from labsupport.experiment.receive import Receiver, ReceiveResult, receive_repeatedly
 from labsupport.experiment.run import ExperimentResult, run_experiment
 from labsupport.experiment.send import Sender, SendResult, make_bodies, send_batches
 

@@ -72,7 +72,8 @@ class Receiver:
         self.wait_time = check_wait_time(wait_time)
         self.max_messages = check_max_messages(max_messages)
         self.visibility_timeout = (
-            None if visibility_timeout is None
+            None
+            if visibility_timeout is None
             else check_visibility_timeout(visibility_timeout)
         )
         self.delete = delete
@@ -115,9 +116,9 @@ class Receiver:
         }
         if self.visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = self.visibility_timeout
-        messages: list[dict[str, Any]] = self.conn.client.receive_message(
-            **kwargs
-        ).get("Messages", [])
+        messages: list[dict[str, Any]] = self.conn.client.receive_message(**kwargs).get(
+            "Messages", []
+        )
         return messages
 
     def _row(
@@ -130,9 +131,9 @@ class Receiver:
         return {
             "seq": seq,
             "message_id": msg["MessageId"],
-            "receive_count": int(msg.get("Attributes", {}).get(
-                "ApproximateReceiveCount", 0
-            )),
+            "receive_count": int(
+                msg.get("Attributes", {}).get("ApproximateReceiveCount", 0)
+            ),
             "receive_time": when,
             "poll": poll_no,
             "position": pos,
@@ -140,7 +141,9 @@ class Receiver:
             "deleted": False,
         }
 
-    def _delete(self, messages: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    def _delete(
+        self, messages: list[dict[str, Any]], rows: list[dict[str, Any]]
+    ) -> None:
         entries = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
             for i, m in enumerate(messages)
@@ -152,7 +155,8 @@ class Receiver:
             rows[int(ok["Id"])]["deleted"] = True
         for bad in response.get("Failed", []):
             logger.warning(
-                "delete failed for %s: %s", rows[int(bad["Id"])]["message_id"],
+                "delete failed for %s: %s",
+                rows[int(bad["Id"])]["message_id"],
                 bad.get("Code"),
             )
 

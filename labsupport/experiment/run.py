@@ -81,8 +81,12 @@ class ExperimentResult:
 
 
 def _check_params(
-    messages: int, batch_size: int, wait_time: int, visibility_timeout: int,
-    queue_type: str, groups: int,
+    messages: int,
+    batch_size: int,
+    wait_time: int,
+    visibility_timeout: int,
+    queue_type: str,
+    groups: int,
 ) -> None:
     check_count(messages)
     check_batch_size(batch_size)
@@ -117,33 +121,52 @@ def run_experiment(
     ``seq % groups``). ``progress`` shows a bar on stderr (default: when
     stderr is a terminal and the run has 1,000 messages or more).
     """
-    _check_params(messages, batch_size, wait_time, visibility_timeout,
-                  queue_type, groups)
+    _check_params(
+        messages, batch_size, wait_time, visibility_timeout, queue_type, groups
+    )
     bodies = make_bodies(messages, payload_bytes, conn.run_id)
     fifo = queue_type == "fifo"
     name = queue_name or f"lab-{conn.run_id}-{queue_type}"
     url = conn.create_queue(name, fifo=fifo)
     group_ids = [str(seq % groups) for seq in range(messages)] if fifo else None
-    sender = Sender(conn, url, bodies, batch_size=batch_size,
-                    group_ids=group_ids, seed=seed)
-    receiver = Receiver(conn, url, wait_time=wait_time,
-                        visibility_timeout=visibility_timeout, delete=delete)
+    sender = Sender(
+        conn, url, bodies, batch_size=batch_size, group_ids=group_ids, seed=seed
+    )
+    receiver = Receiver(
+        conn,
+        url,
+        wait_time=wait_time,
+        visibility_timeout=visibility_timeout,
+        delete=delete,
+    )
     wall_start, clock_start = time.perf_counter(), conn.clock.now()
     reason = _take_turns(conn, sender, receiver, time_budget_s, progress)
     elapsed = time.perf_counter() - wall_start
-    return _result(conn, sender, receiver, reason, elapsed,
-                   conn.clock.now() - clock_start, seed, url)
+    return _result(
+        conn,
+        sender,
+        receiver,
+        reason,
+        elapsed,
+        conn.clock.now() - clock_start,
+        seed,
+        url,
+    )
 
 
 def _take_turns(
-    conn: Connection, sender: Sender, receiver: Receiver,
-    time_budget_s: float, progress: bool | None,
+    conn: Connection,
+    sender: Sender,
+    receiver: Receiver,
+    time_budget_s: float,
+    progress: bool | None,
 ) -> str:
     """Alternate send and receive; then receive until the stop rule says so."""
     total = sender.total
     show = sys.stderr.isatty() and total >= 1000 if progress is None else progress
-    bar = tqdm(total=total, unit="msg", disable=not show, file=sys.stderr,
-               desc="received")
+    bar = tqdm(
+        total=total, unit="msg", disable=not show, file=sys.stderr, desc="received"
+    )
     start = conn.clock.now()
 
     def turn() -> int:
@@ -159,9 +182,13 @@ def _take_turns(
             sender.send_next()
             turn()
         expected = int(sender.result().sends["sent"].sum())
-        rule = StopRule(start, expected, 3 if receiver.wait_time else 20,
-                        time_budget_s,
-                        default_settle(conn, receiver.visibility_timeout))
+        rule = StopRule(
+            start,
+            expected,
+            3 if receiver.wait_time else 20,
+            time_budget_s,
+            default_settle(conn, receiver.visibility_timeout),
+        )
         while True:
             returned = turn()
             reason = rule.update(conn.clock.now(), returned, len(receiver.seen))
@@ -172,8 +199,14 @@ def _take_turns(
 
 
 def _result(
-    conn: Connection, sender: Sender, receiver: Receiver, reason: str,
-    elapsed: float, clock_elapsed: float, seed: int | None, url: str,
+    conn: Connection,
+    sender: Sender,
+    receiver: Receiver,
+    reason: str,
+    elapsed: float,
+    clock_elapsed: float,
+    seed: int | None,
+    url: str,
 ) -> ExperimentResult:
     from labsupport.metrics import summarize
 
@@ -181,8 +214,14 @@ def _result(
     received = receiver.result(reason)
     if seed is None and isinstance(conn.details.get("seed"), int):
         seed = conn.details["seed"]
-    summary = summarize(sent.sends, received.deliveries, received.polls,
-                        backend=conn.backend, seed=seed, elapsed_s=elapsed)
+    summary = summarize(
+        sent.sends,
+        received.deliveries,
+        received.polls,
+        backend=conn.backend,
+        seed=seed,
+        elapsed_s=elapsed,
+    )
     virtual = getattr(conn.clock, "virtual", False)
     summary["virtual_elapsed_s"] = round(clock_elapsed, 3) if virtual else None
     summary["stopped_because"] = reason
@@ -190,5 +229,6 @@ def _result(
         k: v for k, v in conn.details.items() if isinstance(v, str | int | float)
     }
     params.update(queue_url=url, run_id=conn.run_id, backend=conn.backend)
-    return ExperimentResult(sent.sends, received.deliveries, received.polls,
-                            summary, params)
+    return ExperimentResult(
+        sent.sends, received.deliveries, received.polls, summary, params
+    )

@@ -34,7 +34,7 @@ from labsupport.limits import (
     check_count,
 )
 
-__all__ = ["Sender", "SendResult", "send_batches", "stamp_attributes"]
+__all__ = ["SendResult", "Sender", "send_batches", "stamp_attributes"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,12 @@ class Sender:
             group_ids = ["0"] * len(bodies)
         limit = max_message_size or self._queue_max_size()
         self._messages = [
-            _Message(seq, body, self._size(body, limit), group_ids[seq] if group_ids else None)
+            _Message(
+                seq,
+                body,
+                self._size(body, limit),
+                group_ids[seq] if group_ids else None,
+            )
             for seq, body in enumerate(bodies)
         ]
         self._next = 0

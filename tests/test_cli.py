@@ -1,0 +1,90 @@
+"""``sqs-lab`` end to end, in-process and as a real command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from labsupport.cli import main
+
+
+def test_run_on_moto_reports_every_message(capsys) -> None:
+    status = main(
+        ["run", "--backend", "moto", "--messages", "200", "--wait-time", "1", "--json"]
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert summary["messages_sent"] == 200
+    assert summary["unique_delivered"] == 200
+    assert summary["missing"] == 0
+    assert summary["backend"] == "moto"
+
+
+def test_run_writes_the_report(tmp_path, capsys) -> None:
+    out = tmp_path / "report"
+    status = main(
+        [
+            "run",
+            "--backend",
+            "moto",
+            "--messages",
+            "30",
+            "--wait-time",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert status == 0
+    assert "unique delivered" in text
+    for name in ("sends.csv", "deliveries.csv", "polls.csv", "summary.json"):
+        assert (out / name).is_file()
+    assert len(list(out.glob("*.png"))) >= 4
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["run", "--backend", "kafka"], "Unknown backend 'kafka'"),
+        (["run", "--backend", "moto", "--batch-size", "11"], "batch size"),
+        (["run", "--backend", "moto", "--wait-time", "25"], "WaitTimeSeconds"),
+        (["run", "--backend", "moto", "--messages", "0"], "message count"),
+        (["run", "--backend", "moto", "--visibility-timeout", "-1"], "Visibility"),
+        (["run", "--backend", "aws", "--region", "eu-west-1"], "Opt in"),
+        (["run", "--backend", "endpoint"], "endpoint_url"),
+        (["run", "--backend", "moto", "--preset", "ideal"], "sim backend only"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(argv, words, capsys) -> None:
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert words in err
+    assert "Traceback" not in err
+
+
+def test_console_script_runs_as_a_real_command() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labsupport.cli",
+            "run",
+            "--backend",
+            "moto",
+            "--messages",
+            "12",
+            "--wait-time",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout)["unique_delivered"] == 12
