@@ -34,6 +34,7 @@ from labsupport.experiment.records import SUMMARY_KEYS
 
 __all__ = [
     "ColumnsMissing",
+    "InvalidSequence",
     "Ledger",
     "adjacent_inversion_ratio",
     "count_inversions",
@@ -50,7 +51,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Percentiles reported everywhere in the kit, as (key, percent).
-PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
+_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
 
 # ReceiveMessage returns at most 10 messages (MaxNumberOfMessages 1 to 10).
 _MAX_PER_RECEIVE = 10
@@ -73,6 +74,17 @@ class ColumnsMissing(LabError, ValueError):
             f"Invalid {table} table: must have the columns listed in "
             f"labsupport.experiment.records; missing {', '.join(missing)}. "
             f"Pass the table an experiment returned, or build it with those columns."
+        )
+
+
+class InvalidSequence(LabError, ValueError):
+    """An order to measure is not a flat sequence of numbers."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        super().__init__(
+            f"Invalid sequence: must be one-dimensional (a list of seq numbers); "
+            f"got an array of shape {shape}. Pass receive_order(deliveries)."
         )
 
 
@@ -139,10 +151,10 @@ def latency_percentiles(
     values = latencies.to_numpy(dtype=float)
     if values.size == 0:
         return {key: math.nan for key in ("p50", "p90", "p99", "max")}
-    percents = [percent for _, percent in PERCENTILES]
+    percents = [percent for _, percent in _PERCENTILES]
     found = np.percentile(values, percents)
     result = {
-        key: float(value) for (key, _), value in zip(PERCENTILES, found, strict=True)
+        key: float(value) for (key, _), value in zip(_PERCENTILES, found, strict=True)
     }
     result["max"] = float(values.max())
     return result
@@ -162,6 +174,9 @@ def count_inversions(seq: npt.ArrayLike) -> int:
     Returns:
         The inversion count, from 0 (sorted) to n(n-1)/2 (reversed).
 
+    Raises:
+        InvalidSequence: ``seq`` has more than one dimension.
+
     Notes:
         Runs in O(n log n) with numpy, one pass per bit of the values' ranks:
         a pair's order is decided by the highest bit where their ranks
@@ -171,8 +186,8 @@ def count_inversions(seq: npt.ArrayLike) -> int:
     """
     values = np.asarray(seq)
     if values.ndim != 1:
-        raise ValueError(f"count_inversions needs a 1-D sequence; got {values.ndim}-D")
-    if values.size < 2:
+        raise InvalidSequence(values.shape)
+    if values.size < 2 or bool(np.all(values[:-1] <= values[1:])):
         return 0
 
     ranks = np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
@@ -365,7 +380,10 @@ def summarize(
     ``latency_ms`` holds first-receipt percentiles rounded to 0.1 ms, each
     None when nothing was received; ``elapsed_s`` is rounded to 1 ms.
     ``deliveries`` counts every row, foreign ones too; ``duplicates`` and
-    ``missing`` count only messages sent in this run.
+    ``missing`` count only messages sent in this run (see :class:`Ledger`).
+    ``inversions`` and ``latency_ms`` use every first receipt, foreign ones
+    too, since a message left over from an earlier run did arrive out of
+    order.
     ``adjacent_inversion_ratio`` is rounded to 4 decimals.
     """
     counts = ledger(sends, deliveries)
