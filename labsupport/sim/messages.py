@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "attributes_md5",
     "body_md5",
+    "parse_receipt",
 ]
 
 # Message states. DELAYED and INFLIGHT end by themselves when their time
@@ -54,6 +55,7 @@ class Message:
         "message_id",
         "nonce",
         "receive_count",
+        "received_at",
         "sent_at",
         "sequence_number",
         "serial",
@@ -84,6 +86,7 @@ class Message:
         self.system_attributes: dict[str, Any] | None = None
         self.receive_count = 0
         self.first_receive_at: float | None = None
+        self.received_at = 0.0
         self.nonce = 0
         self.servers: tuple[int, ...] = ()
         self.group_id: str | None = None
