@@ -277,3 +277,12 @@ def test_result_save_writes_tables_summary_and_plots(moto_conn, tmp_path) -> Non
     names = {p.name for p in written}
     assert {"sends.csv", "deliveries.csv", "polls.csv", "summary.json"} <= names
     assert len([n for n in names if n.endswith(".png")]) >= 4
+
+
+def test_run_experiment_never_waits_out_a_long_poll_on_a_drained_queue(
+    moto_conn,
+) -> None:
+    result = run_experiment(moto_conn, messages=40, wait_time=20)
+    polls = result.polls
+    assert not (polls["empty"] & (polls["wait_time_s"] == 20)).any()
+    assert result.summary["unique_delivered"] == 40

@@ -82,10 +82,14 @@ class Receiver:
         self._deliveries: list[dict[str, Any]] = []
         self._polls: list[dict[str, Any]] = []
 
-    def poll(self) -> list[dict[str, Any]]:
-        """One receive call (and the deletes); return its delivery rows."""
+    def poll(self, wait_time: int | None = None) -> list[dict[str, Any]]:
+        """One receive call (and the deletes); return its delivery rows.
+
+        ``wait_time`` overrides the receiver's WaitTimeSeconds for this call.
+        """
+        wait = self.wait_time if wait_time is None else check_wait_time(wait_time)
         start = self.conn.clock.now()
-        messages = self._receive()
+        messages = self._receive(wait)
         end = self.conn.clock.now()
         poll_no = len(self._polls)
         rows = [self._row(msg, poll_no, pos, end) for pos, msg in enumerate(messages)]
@@ -96,7 +100,7 @@ class Receiver:
                 "poll": poll_no,
                 "start_time": start,
                 "end_time": end,
-                "wait_time_s": self.wait_time,
+                "wait_time_s": wait,
                 "max_messages": self.max_messages,
                 "returned": len(messages),
                 "empty": not messages,
@@ -106,11 +110,11 @@ class Receiver:
         self.seen.update(r["seq"] for r in rows if r["seq"] >= 0)
         return rows
 
-    def _receive(self) -> list[dict[str, Any]]:
+    def _receive(self, wait_time: int) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "QueueUrl": self.queue_url,
             "MaxNumberOfMessages": self.max_messages,
-            "WaitTimeSeconds": self.wait_time,
+            "WaitTimeSeconds": wait_time,
             "MessageSystemAttributeNames": ["All"],
             "MessageAttributeNames": ["All"],
         }
@@ -196,9 +200,12 @@ class StopRule:
         self.empty_in_row = 0
         self.complete_at: float | None = None
 
-    def update(self, now: float, returned: int, seen: int) -> str:
-        """Take one poll's outcome; return why to stop, or "" to go on."""
+    def observe(self, returned: int) -> None:
+        """Take one poll's outcome: how many messages it returned."""
         self.empty_in_row = 0 if returned else self.empty_in_row + 1
+
+    def check(self, now: float, seen: int) -> str:
+        """Why to stop now, having seen ``seen`` distinct messages; "" to go on."""
         if self.expected is not None and seen >= self.expected:
             if self.complete_at is None:
                 self.complete_at = now
@@ -267,7 +274,8 @@ def receive_repeatedly(
         rows = receiver.poll()
         if not rows and wait_time == 0:
             conn.clock.sleep(SHORT_POLL_PAUSE_S)
-        reason = rule.update(conn.clock.now(), len(rows), len(receiver.seen))
+        rule.observe(len(rows))
+        reason = rule.check(conn.clock.now(), len(receiver.seen))
         if reason:
             logger.info("stopped receiving: %s", reason)
             return receiver.result(reason)

@@ -1,8 +1,10 @@
 """One experiment: make a queue, send a run of messages, receive them, measure.
 
 The producer and the consumer take turns in one thread: send one batch,
-make one receive call (and delete what came back), and again, until every
-message is sent; then the consumer goes on alone until the stop rule of
+make one receive call (and delete what came back; if the call came back full
+while sent messages are still unseen, ask again at once with a short poll, up
+to three more times), and again, until every message is sent; then the
+consumer goes on alone until the stop rule of
 :func:`~labsupport.experiment.receive.receive_repeatedly` is met. Taking
 turns keeps the queue short, as when consumers keep up with producers, so
 the latency measured is the queue's and not a backlog's. It also makes a run
@@ -44,6 +46,7 @@ from labsupport.limits import (
 __all__ = ["ExperimentResult", "run_experiment"]
 
 QUEUE_TYPES = ("standard", "fifo")
+MAX_EXTRA_POLLS = 3
 
 
 @dataclass
@@ -169,9 +172,9 @@ def _take_turns(
     )
     start = conn.clock.now()
 
-    def turn() -> int:
+    def turn(wait_time: int | None = None) -> int:
         before = len(receiver.seen)
-        rows = receiver.poll()
+        rows = receiver.poll(wait_time)
         bar.update(len(receiver.seen) - before)
         if not rows and receiver.wait_time == 0:
             conn.clock.sleep(SHORT_POLL_PAUSE_S)
@@ -180,7 +183,15 @@ def _take_turns(
     try:
         while not sender.done:
             sender.send_next()
-            turn()
+            # A full answer hints that more are waiting: a consumer that keeps
+            # up asks again at once (a short poll, which never blocks) rather
+            # than leaving them for the next turn.
+            returned = turn()
+            for _ in range(MAX_EXTRA_POLLS):
+                waiting = sender.accepted - len(receiver.seen)
+                if returned < receiver.max_messages or waiting <= 0:
+                    break
+                returned = turn(wait_time=0)
         expected = int(sender.result().sends["sent"].sum())
         rule = StopRule(
             start,
@@ -189,11 +200,11 @@ def _take_turns(
             time_budget_s,
             default_settle(conn, receiver.visibility_timeout),
         )
-        while True:
-            returned = turn()
-            reason = rule.update(conn.clock.now(), returned, len(receiver.seen))
-            if reason:
-                return reason
+        reason = rule.check(conn.clock.now(), len(receiver.seen))
+        while not reason:
+            rule.observe(turn())
+            reason = rule.check(conn.clock.now(), len(receiver.seen))
+        return reason
     finally:
         bar.close()
 

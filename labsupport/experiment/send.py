@@ -134,6 +134,7 @@ class Sender:
         ]
         self._next = 0
         self._batches = 0
+        self.accepted = 0  # messages SQS has taken so far
 
     def _queue_max_size(self) -> int:
         attrs = self.conn.client.get_queue_attributes(
@@ -221,6 +222,7 @@ class Sender:
         for ok in response.get("Successful", []):
             msg = by_id[ok["Id"]]
             msg.message_id, msg.error_code = ok["MessageId"], None
+            self.accepted += 1
         retry = []
         for bad in response.get("Failed", []):
             msg = by_id[bad["Id"]]
