@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit notebooks bench lab clean
+.PHONY: demo test lint typecheck unit notebooks bench bench-smoke lab clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/sqs-lab demo --out report/demo
 
 ## Everything CI runs: lint, types, unit tests, notebooks (strict nbval), benchmark smoke run
-test: lint typecheck unit notebooks
+test: lint typecheck unit notebooks bench-smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check labsupport tests benchmarks
@@ -33,7 +33,12 @@ notebooks: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
-## Speed and memory figures (not part of test: they take minutes)
+## Benchmarks at small sizes, so the scripts keep working (figures only indicative)
+bench-smoke: $(STAMP)
+	$(BIN)/python benchmarks/bench_sim.py --quick
+	$(BIN)/python benchmarks/bench_metrics.py --sizes 10000 --repeat 1
+
+## Speed and memory figures at full size (not part of test: they take minutes)
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
