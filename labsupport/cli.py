@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_demo(sub)
+    from labsupport.worker.cli import add_worker_commands
+
+    add_worker_commands(sub)
     return parser
 
 
