@@ -1,0 +1,414 @@
+"""Self-checks for the lab exercises: one function per exercise.
+
+A student calls ``checks.lab02_ex1(my_answer, ...)`` and gets a
+:class:`Verdict` back: it shows as one line in the notebook ("Right: ..."
+or "Not yet: ... Hint: ..."), is truthy when the answer is right, and is
+never an exception. ``None`` means "not answered yet". Where an answer
+depends on a run, the check takes the run's table and works the expected
+value out from it, with a tolerance where rounding is expected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from labsupport import metrics
+from labsupport.lab.costs import STANDARD_PRICE_PER_MILLION
+from labsupport.limits import BATCH_MAX_BYTES, BATCH_MAX_ENTRIES, MAX_MESSAGE_BYTES
+
+__all__ = [
+    "Verdict",
+    "lab00_ex1",
+    "lab00_ex2",
+    "lab01_ex1",
+    "lab01_ex2",
+    "lab01_ex3",
+    "lab02_ex1",
+    "lab02_ex2",
+    "lab02_ex3",
+    "lab03_ex1",
+    "lab03_ex2",
+    "lab03_ex3",
+    "lab04_ex1",
+    "lab04_ex2",
+    "lab04_ex3",
+    "lab05_ex1",
+]
+
+LAB00_BODIES = ("alpha", "beta", "gamma")
+LAB01_SMALL = (95, 100)  # (messages, bytes each)
+LAB01_LARGE = (25, 300_000)
+LAB03_SEQUENCE = (0, 3, 1, 2, 5, 4)
+LAB04_MAX_RECEIVE_COUNT = 3
+LAB04_SEND_TIMES_S = (0, 200, 301)
+LONG_POLL_WAIT_S = 20
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a self-check: right or not, and a one-line message."""
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.message
+
+    __str__ = __repr__
+
+
+def _right(text: str) -> Verdict:
+    return Verdict(True, f"Right: {text}")
+
+
+def _wrong(text: str, hint: str) -> Verdict:
+    return Verdict(False, f"Not yet: {text} Hint: {hint}")
+
+
+_UNANSWERED = Verdict(False, "No answer yet: replace None with your answer.")
+
+
+def _number(answer: Any) -> float | None:
+    """The answer as a number, or None if it is not one (bools are not)."""
+    if isinstance(answer, bool):
+        return None
+    try:
+        value = float(str(answer).replace(",", "").replace("_", ""))
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_whole(answer: Any, expected: int, hints: Mapping[int, str]) -> Verdict:
+    """A whole-number answer: exact, with a hint for known wrong values."""
+    if answer is None:
+        return _UNANSWERED
+    value = _number(answer)
+    if value is None:
+        return _wrong(f"{answer!r} is not a number.", "answer with a whole number.")
+    if value == expected:
+        return _right(f"{expected:,}.")
+    shown = f"{value:,.0f}" if value.is_integer() else f"{value:,}"
+    hint = hints.get(int(value), "") if value.is_integer() else ""
+    return _wrong(f"{shown} is not it.", hint or "work it out again step by step.")
+
+
+# -- lab 00 -----------------------------------------------------------------------
+
+
+def lab00_ex1(answer: Any) -> Verdict:
+    """The largest message SQS accepts, in bytes."""
+    hints = {
+        262_144: "256 KiB was the limit until August 2025; it is now 1 MiB.",
+        1_000_000: "a MiB is 2**20 bytes, not a million.",
+        1_048_575: "the limit itself is allowed: 'at most', not 'less than'.",
+    }
+    return _check_whole(answer, MAX_MESSAGE_BYTES, hints)
+
+
+def lab00_ex2(bodies: Any) -> Verdict:
+    """The bodies received after sending alpha, beta and gamma to a new queue."""
+    if bodies is None:
+        return _UNANSWERED
+    if isinstance(bodies, str) or not isinstance(bodies, Sequence):
+        return _wrong("pass a list of bodies.", "collect msg['Body'] of every message.")
+    got = sorted(str(b) for b in bodies)
+    if got == sorted(LAB00_BODIES):
+        return _right("all three, each once (in whatever order they came).")
+    missing = sorted(set(LAB00_BODIES) - set(got))
+    if missing:
+        return _wrong(
+            f"{', '.join(missing)} did not arrive.",
+            "one receive call may not return everything: keep receiving, or "
+            "long poll (WaitTimeSeconds=20) and ask for up to 10 messages.",
+        )
+    if len(got) > len(set(got)):
+        return _wrong(
+            "a body came more than once.",
+            "delete each message after reading it, or it comes back when its "
+            "visibility timeout ends.",
+        )
+    return _wrong(
+        f"unexpected bodies {sorted(set(got) - set(LAB00_BODIES))}.",
+        "send exactly alpha, beta and gamma to a new queue.",
+    )
+
+
+# -- lab 01 -----------------------------------------------------------------------
+
+
+def _batch_calls(messages: int, size: int) -> int:
+    """Calls to send ``messages`` bodies of ``size`` bytes, filling each batch."""
+    per_batch = min(BATCH_MAX_ENTRIES, BATCH_MAX_BYTES // size)
+    return -(-messages // per_batch)
+
+
+def lab01_ex1(answer: Any) -> Verdict:
+    """SendMessageBatch calls needed for 95 messages of 100 bytes."""
+    messages, size = LAB01_SMALL
+    hints = {
+        9: "the last batch holds the 5 left over: round up.",
+        95: "that is one call per message; a batch holds up to 10.",
+    }
+    return _check_whole(answer, _batch_calls(messages, size), hints)
+
+
+def lab01_ex2(answer: Any) -> Verdict:
+    """SendMessageBatch calls needed for 25 messages of 300,000 bytes."""
+    messages, size = LAB01_LARGE
+    per_batch = BATCH_MAX_BYTES // size
+    hints = {
+        -(-messages // BATCH_MAX_ENTRIES): "a batch is also limited to "
+        "1,048,576 bytes in total, not only to 10 entries.",
+        messages // per_batch: f"{per_batch} per batch leaves one message "
+        "over: round up.",
+    }
+    return _check_whole(answer, _batch_calls(messages, size), hints)
+
+
+def lab01_ex3(ids: Any, response: Mapping[str, Any]) -> Verdict:
+    """The entry Ids worth sending again, from a SendMessageBatch response."""
+    if ids is None:
+        return _UNANSWERED
+    failed = response.get("Failed", [])
+    expected = {f["Id"] for f in failed if not f.get("SenderFault", False)}
+    sender_faults = {f["Id"] for f in failed if f.get("SenderFault", False)}
+    succeeded = {s["Id"] for s in response.get("Successful", [])}
+    given = {str(i) for i in ids} if not isinstance(ids, str) else {ids}
+    if given == expected:
+        return _right(f"retry {', '.join(sorted(expected)) or 'nothing'}.")
+    if given & succeeded:
+        return _wrong(
+            f"{', '.join(sorted(given & succeeded))} already succeeded.",
+            "resending a successful entry puts a second copy on the queue.",
+        )
+    if given & sender_faults:
+        return _wrong(
+            f"{', '.join(sorted(given & sender_faults))} failed by the sender's fault.",
+            "SenderFault true fails the same way again: fix it, do not retry.",
+        )
+    return _wrong(
+        f"{len(expected - given)} entries worth retrying are missing.",
+        "take the Ids in response['Failed'] whose SenderFault is false.",
+    )
+
+
+# -- lab 02 -----------------------------------------------------------------------
+
+
+def lab02_ex1(answer: Any, polls: pd.DataFrame, messages: int) -> Verdict:
+    """Dollars that the receive calls of a run cost per million messages."""
+    if answer is None:
+        return _UNANSWERED
+    value = _number(answer)
+    per_message = len(polls) / messages
+    expected = per_message * STANDARD_PRICE_PER_MILLION
+    if value is None:
+        return _wrong(f"{answer!r} is not a number.", "answer in dollars.")
+    if math.isclose(value, expected, rel_tol=0.02):
+        return _right(
+            f"{per_message:.3f} receive calls per message, about "
+            f"${expected:.2f} per million messages."
+        )
+    if math.isclose(value, per_message, rel_tol=0.02):
+        return _wrong(
+            "that is receive calls per message, not dollars.",
+            "multiply by the price of a million requests ($0.40).",
+        )
+    if math.isclose(value, expected / 1_000_000, rel_tol=0.02):
+        return _wrong(
+            "that is the cost of one message.", "give it per million messages."
+        )
+    return _wrong(
+        f"{value:g} is not it.",
+        "receive calls / messages sent, times $0.40 for a million.",
+    )
+
+
+def lab02_ex2(answer: Any, polls: pd.DataFrame) -> Verdict:
+    """The share (0 to 1) of a run's receive calls that came back empty."""
+    if answer is None:
+        return _UNANSWERED
+    value = _number(answer)
+    expected = metrics.empty_receive_ratio(polls)
+    if value is None:
+        return _wrong(f"{answer!r} is not a number.", "answer with a share.")
+    if math.isclose(value, expected, abs_tol=0.005):
+        return _right(f"{expected:.3f} of the receive calls were empty.")
+    if math.isclose(value, 100 * expected, abs_tol=0.5):
+        return _wrong("that looks like a percentage.", "give a share from 0 to 1.")
+    return _wrong(
+        f"{value:g} is not it.",
+        "empty receive calls (polls['empty']) divided by all receive calls.",
+    )
+
+
+def lab02_ex3(answer: Any) -> Verdict:
+    """Receive calls per hour of one consumer long polling an empty queue."""
+    expected = 3600 // LONG_POLL_WAIT_S
+    hints = {
+        3600: "each long poll on an empty queue waits the full 20 s first.",
+        60: "WaitTimeSeconds is at most 20, not 60.",
+    }
+    return _check_whole(answer, expected, hints)
+
+
+# -- lab 03 -----------------------------------------------------------------------
+
+
+def lab03_ex1(answer: Any) -> Verdict:
+    """Inversions in the receive order 0, 3, 1, 2, 5, 4."""
+    seq = LAB03_SEQUENCE
+    neighbours = sum(1 for a, b in itertools.pairwise(seq) if a > b)
+    hints = {
+        neighbours: "you counted only neighbours out of order; an inversion "
+        "is any pair, near or far, in the wrong order.",
+    }
+    return _check_whole(answer, metrics.count_inversions(seq), hints)
+
+
+LAB03_CASES: tuple[tuple[int, ...], ...] = (
+    (),
+    (7,),
+    (0, 1, 2, 3),
+    (3, 2, 1, 0),
+    (1, 1, 0),
+    (0, 3, 1, 2, 5, 4),
+    (5, 0, 9, 2, 2, 8, 1, 7, 3, 6, 4, 0),
+)
+
+
+def lab03_ex2(count: Callable[[list[int]], Any] | None) -> Verdict:
+    """A student's inversion counter, tried on a few sequences."""
+    if count is None:
+        return _UNANSWERED
+    if not callable(count):
+        return _wrong("pass the function itself.", "no brackets after its name.")
+    for case in LAB03_CASES:
+        expected = metrics.count_inversions(list(case))
+        try:
+            got = count(list(case))
+        except Exception as err:  # a student's bug is reported, not raised
+            return _wrong(
+                f"on {list(case)} it raised {type(err).__name__}: {err}.",
+                "an empty list and a list of one have no pairs at all.",
+            )
+        if _number(got) != expected:
+            return _wrong(
+                f"on {list(case)} it gives {got!r}; the count is {expected}.",
+                "two loops, i < j, count seq[i] > seq[j]; equal values are in order.",
+            )
+    return _right(
+        f"it agrees with metrics.count_inversions on {len(LAB03_CASES)} cases."
+    )
+
+
+def lab03_ex3(answer: Any, deliveries: pd.DataFrame, groups: int) -> Verdict:
+    """Inversions within message group 1 of a FIFO run with ``groups`` groups."""
+    order = [seq for seq in metrics.receive_order(deliveries) if seq % groups == 1]
+    expected = metrics.count_inversions(order)
+    every = metrics.count_inversions(metrics.receive_order(deliveries))
+    hints = {every: "that counts pairs across groups; keep seq % groups == 1 only."}
+    return _check_whole(answer, expected, hints)
+
+
+# -- lab 04 -----------------------------------------------------------------------
+
+
+def lab04_ex1(answer: Any) -> Verdict:
+    """Deliveries of a poison message before a maxReceiveCount of 3 moves it."""
+    count = LAB04_MAX_RECEIVE_COUNT
+    hints = {
+        count + 1: "the move happens on the receive after the third delivery, "
+        "and that receive does not return it.",
+        count - 1: "maxReceiveCount counts every receive, the first one too.",
+    }
+    return _check_whole(answer, count, hints)
+
+
+LAB04_CASES: tuple[tuple[tuple[int, int], ...], ...] = (
+    (),
+    ((0, 5), (1, 7)),
+    ((0, 5), (1, 7), (0, 5)),
+    ((2, 1), (1, 1), (2, 1), (1, 1), (3, 4)),
+    ((9, 3), (9, 3), (9, 3)),
+)
+
+
+def lab04_ex2(consumer: Callable[[list[tuple[int, int]]], Any] | None) -> Verdict:
+    """An idempotent consumer: total of amounts, each message counted once."""
+    if consumer is None:
+        return _UNANSWERED
+    if not callable(consumer):
+        return _wrong("pass the function itself.", "no brackets after its name.")
+    for case in LAB04_CASES:
+        expected = sum(dict(case).values())
+        try:
+            got = consumer(list(case))
+        except Exception as err:  # a student's bug is reported, not raised
+            return _wrong(
+                f"on {list(case)} it raised {type(err).__name__}: {err}.",
+                "an empty list of deliveries totals 0.",
+            )
+        if _number(got) == expected:
+            continue
+        if _number(got) == sum(amount for _, amount in case):
+            return _wrong(
+                f"on {list(case)} it counts a redelivered message again.",
+                "remember the seq numbers already processed and skip them.",
+            )
+        return _wrong(
+            f"on {list(case)} it gives {got!r}; the total is {expected}.",
+            "add each message's amount once, keyed by its seq number.",
+        )
+    return _right(f"each message counted once on {len(LAB04_CASES)} cases.")
+
+
+def lab04_ex3(answer: Any) -> Verdict:
+    """Messages enqueued by three sends with one dedup id at 0, 200 and 301 s."""
+    window_s = 300
+    first = LAB04_SEND_TIMES_S[0]
+    kept = 1
+    for when in LAB04_SEND_TIMES_S[1:]:
+        if when - first >= window_s:
+            kept, first = kept + 1, when
+    hints = {
+        1: "the window is 5 minutes from the send that was accepted: at 301 s "
+        "it has ended.",
+        3: "inside the 5-minute window a repeat is accepted but not enqueued.",
+    }
+    return _check_whole(answer, kept, hints)
+
+
+# -- lab 05 -----------------------------------------------------------------------
+
+
+def lab05_ex1(answer: Any, results: Mapping[str, Any]) -> Verdict:
+    """The label of the run with the most receive-order inversions."""
+    if answer is None:
+        return _UNANSWERED
+    found = {
+        label: metrics.count_inversions(metrics.receive_order(r.deliveries))
+        for label, r in results.items()
+    }
+    if answer not in found:
+        return _wrong(
+            f"{answer!r} is not one of the runs.",
+            f"answer with one of {', '.join(repr(k) for k in found)}.",
+        )
+    top = max(found.values())
+    if found[answer] == top:
+        return _right(f"{answer} has {top:,} inversions, the most.")
+    return _wrong(
+        f"{answer} has {found[answer]:,} inversions.",
+        "count_inversions(receive_order(deliveries)) for each run.",
+    )

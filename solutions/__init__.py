@@ -1,0 +1,1 @@
+"""Instructor solutions to the lab exercises (see README.md)."""
