@@ -20,8 +20,8 @@ demo: $(STAMP)
 test: lint typecheck unit notebooks bench-smoke
 
 lint: $(STAMP)
-	$(BIN)/ruff check labsupport tests benchmarks
-	$(BIN)/ruff format --check labsupport tests benchmarks
+	$(BIN)/ruff check labsupport tests benchmarks solutions
+	$(BIN)/ruff format --check labsupport tests benchmarks solutions
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
