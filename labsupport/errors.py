@@ -43,8 +43,7 @@ class UnknownBackend(ConfigError):
         self.name = name
         self.known = known
         super().__init__(
-            f"Unknown backend {name!r}: the backend must be one of "
-            f"{', '.join(known)}."
+            f"Unknown backend {name!r}: the backend must be one of {', '.join(known)}."
         )
 
 

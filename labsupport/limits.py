@@ -146,8 +146,14 @@ def check_entry_id(entry_id: str) -> str:
 
 
 def _check_int(rule: str, value: Any, low: int, high: int, hint: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidParameter(rule, f"a whole number from {low} to {high}", value, hint)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not low <= value <= high
+    ):
+        raise InvalidParameter(
+            rule, f"a whole number from {low} to {high}", value, hint
+        )
     return value
 
 
