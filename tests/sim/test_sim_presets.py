@@ -128,8 +128,14 @@ def test_concurrent_use_loses_and_corrupts_nothing():
 
         def consume() -> None:
             while not finished():
+                # The threads share one virtual clock and their waits add
+                # up, so a 30 s timeout could run out between receive and
+                # delete: a redelivery the model means, not a lost update.
                 got = client.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    VisibilityTimeout=43_200,
                 ).get("Messages", [])
                 for msg in got:
                     client.delete_message(
