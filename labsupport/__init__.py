@@ -14,6 +14,8 @@ Sub-modules: :mod:`labsupport.backends` (where queues live),
 :mod:`labsupport.worker` (the thumbnail worker daemon).
 """
 
+import logging
+
 from labsupport.backends import BACKENDS, DEFAULT_BACKEND, Connection, connect
 from labsupport.errors import ConfigError, LabError, LimitError
 from labsupport.experiment import (
@@ -25,6 +27,10 @@ from labsupport.experiment import (
 )
 
 __version__ = "0.1.0"
+
+# The kit logs through "labsupport.*" loggers and leaves where the lines go to
+# the application (a notebook turns them on with labsupport.lab.setup()).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BACKENDS",

@@ -122,11 +122,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_writable(out: Path) -> None:
+    """Fail before the experiment, not after it, if ``out`` cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".sqs-lab-write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as err:
+        raise LabError(
+            f"Cannot write the report to {out}: {err.strerror or err}. "
+            "Choose another --out directory."
+        ) from err
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``sqs-lab run``: one experiment, its report and summary."""
     from labsupport.experiment import run_experiment
     from labsupport.report import format_summary
 
+    if args.out:
+        _check_writable(args.out)
     with connect(args.backend, **backend_options(args)) as conn:
         result = run_experiment(
             conn,
@@ -155,6 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``sqs-lab demo``: the same run on several queues, compared."""
     from labsupport.report import format_summary, run_demo
 
+    _check_writable(args.out)
     summaries = run_demo(args.out, messages=args.messages, seed=args.seed)
     if args.json:
         print(json.dumps(summaries))

@@ -86,12 +86,16 @@ class LimitError(LabError, ValueError):
         value: the value that was given.
     """
 
-    def __init__(self, rule: str, limit: str, value: Any, hint: str = "") -> None:
+    def __init__(
+        self, rule: str, limit: str, value: Any, hint: str = "", unit: str = ""
+    ) -> None:
         self.rule = rule
         self.limit = limit
         self.value = value
         self.hint = hint
-        text = f"Invalid {rule}: must be {limit}; got {_show(value)}."
+        self.unit = unit
+        shown = f"{value:,} {unit}" if unit else _show(value)
+        text = f"Invalid {rule}: must be {limit}; got {shown}."
         if hint:
             text += f" {hint}"
         super().__init__(text)

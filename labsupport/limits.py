@@ -28,6 +28,7 @@ __all__ = [
     "check_body",
     "check_count",
     "check_entry_id",
+    "check_group_id",
     "check_max_messages",
     "check_queue_name",
     "check_visibility_timeout",
@@ -126,8 +127,9 @@ def check_body(
         raise MessageTooLarge(
             "message size (body plus attributes)",
             f"at most {max_size:,} bytes (the queue's MaximumMessageSize)",
-            f"{size:,} bytes",
+            size,
             "Store large payloads elsewhere (S3) and send a reference.",
+            unit="bytes",
         )
     return size
 
@@ -143,6 +145,21 @@ def check_entry_id(entry_id: str) -> str:
             "batch entry Id", "1 to 80 characters of A-Z a-z 0-9 - _", entry_id
         )
     return entry_id
+
+
+_GROUP = re.compile(r"[A-Za-z0-9!-/:-@\[-`{-~]{1,128}")
+
+
+def check_group_id(group_id: str) -> str:
+    """A MessageGroupId or deduplication id: 1 to 128 characters, letters,
+    digits and punctuation."""
+    if not isinstance(group_id, str) or not _GROUP.fullmatch(group_id):
+        raise InvalidParameter(
+            "MessageGroupId",
+            "1 to 128 characters of letters, digits and punctuation",
+            group_id,
+        )
+    return group_id
 
 
 def _check_int(rule: str, value: Any, low: int, high: int, hint: str = "") -> int:

@@ -381,14 +381,15 @@ def summarize(
     None when nothing was received; ``elapsed_s`` is rounded to 1 ms.
     ``deliveries`` counts every row, foreign ones too; ``duplicates`` and
     ``missing`` count only messages sent in this run (see :class:`Ledger`).
-    ``inversions`` and ``latency_ms`` use every first receipt, foreign ones
-    too, since a message left over from an earlier run did arrive out of
-    order.
+    ``inversions`` and ``latency_ms`` use the first receipts of this run's
+    messages only: a foreign message has no place in the send order and no
+    send time of this run (all of them carry seq -1).
     ``adjacent_inversion_ratio`` is rounded to 4 decimals.
     """
     counts = ledger(sends, deliveries)
-    order = receive_order(deliveries)
-    latency = latency_percentiles(deliveries, first_only=True)
+    own = _own_deliveries(sends, deliveries)
+    order = receive_order(own)
+    latency = latency_percentiles(own, first_only=True)
     polls = _table(polls, ["empty"], "polls")
     logger.debug("summarising %s deliveries from %s polls", len(deliveries), len(polls))
 
@@ -408,6 +409,14 @@ def summarize(
         "seed": None if seed is None else int(seed),
     }
     return {key: summary[key] for key in SUMMARY_KEYS}
+
+
+def _own_deliveries(sends: pd.DataFrame, deliveries: pd.DataFrame) -> pd.DataFrame:
+    """The delivery rows of messages this run sent (foreign rows left out)."""
+    sends = _table(sends, ["seq", "sent"], "sends")
+    deliveries = _table(deliveries, ["seq"], "deliveries")
+    sent_seqs = sends.loc[sends["sent"].eq(True), "seq"].astype("int64")
+    return deliveries[deliveries["seq"].astype("int64").isin(sent_seqs)]
 
 
 def _rounded(value: float, digits: int) -> float | None:

@@ -205,3 +205,25 @@ def test_aws_service_errors_reach_the_caller_unchanged() -> None:
     with stub, pytest.raises(ClientError, match="AccessDenied"):
         conn.create_queue("denied")
     assert conn.created_queues == []
+
+
+@pytest.mark.parametrize("value", ["false", "yes", 1, None])
+def test_aws_opt_in_must_be_a_real_boolean(value) -> None:
+    with pytest.raises(ConfigError, match="True or False"):
+        connect("aws", allow_aws=value, region="eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "words"),
+    [
+        ("moto", {"preset": "classroom"}, "it takes region"),
+        ("moto", {"region": ""}, "Invalid region"),
+        ("moto", {"region": "Mars"}, "Invalid region"),
+        ("moto-server", {"port": 70_000}, "0 to 65535"),
+        ("moto-server", {"port": "abc"}, "0 to 65535"),
+        ("endpoint", {"endpoint_url": 5}, "http://"),
+    ],
+)
+def test_wrong_options_are_config_errors(backend, options, words) -> None:
+    with pytest.raises(ConfigError, match=words):
+        connect(backend, **options)

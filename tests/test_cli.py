@@ -88,3 +88,13 @@ def test_console_script_runs_as_a_real_command() -> None:
         check=True,
     )
     assert json.loads(done.stdout)["unique_delivered"] == 12
+
+
+def test_unwritable_report_folder_fails_before_the_run(tmp_path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    status = main(["run", "--backend", "moto", "--out", str(blocker / "report")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "Cannot write the report" in err
+    assert "Traceback" not in err

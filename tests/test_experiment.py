@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from labsupport import Connection, run_experiment
+from labsupport import Connection, connect, run_experiment
 from labsupport.clock import VirtualClock
 from labsupport.errors import InvalidParameter, LimitError, MessageTooLarge
 from labsupport.experiment import (
@@ -286,3 +286,121 @@ def test_run_experiment_never_waits_out_a_long_poll_on_a_drained_queue(
     polls = result.polls
     assert not (polls["empty"] & (polls["wait_time_s"] == 20)).any()
     assert result.summary["unique_delivered"] == 40
+
+
+# -- runs that follow one another, and runs under faults (sim backend) --------
+
+
+def test_a_second_fifo_run_on_one_connection_is_not_deduplicated_away() -> None:
+    with connect("sim", seed=1) as conn:
+        first = run_experiment(conn, messages=50, queue_type="fifo")
+        second = run_experiment(conn, messages=50, queue_type="fifo", wait_time=0)
+    for result in (first, second):
+        assert result.summary["unique_delivered"] == 50
+        assert result.summary["missing"] == 0
+
+
+def test_leftovers_of_an_earlier_run_are_foreign_not_duplicates() -> None:
+    with connect("sim", seed=1, preset="ideal") as conn:
+        url = conn.create_queue("shared")
+        run_experiment(
+            conn,
+            messages=20,
+            queue_name="shared",
+            delete=False,
+            visibility_timeout=1,
+            time_budget_s=0.5,
+        )
+        again = run_experiment(conn, messages=20, queue_name="shared")
+    assert url.endswith("/shared")
+    assert again.summary["duplicates"] == 0
+    assert again.summary["unique_delivered"] == 20
+    assert again.summary["deliveries"] > 20  # the leftovers came too
+    assert again.summary["latency_ms"]["max"] == 0.0  # ideal: no latency
+
+
+def test_timeouts_whose_answer_is_lost_keep_every_message_accounted_for() -> None:
+    with connect(
+        "sim", seed=3, preset="ideal", timeout_rate=0.3, lost_answer_share=1.0
+    ) as conn:
+        result = run_experiment(conn, messages=200)
+    s = result.summary
+    assert s["messages_sent"] == 200
+    assert s["messages_sent"] == s["unique_delivered"] + s["missing"]
+    assert s["missing"] == 0
+    assert s["duplicates"] > 0  # resent batches that had been stored
+
+
+def test_a_seeded_connection_gives_the_same_run_under_faults() -> None:
+    summaries = []
+    for _ in range(2):
+        with connect("sim", seed=1, batch_entry_failure_rate=0.2) as conn:
+            summary = run_experiment(conn, messages=200).summary
+        summary.pop("elapsed_s")
+        summaries.append(summary)
+    assert summaries[0] == summaries[1]
+
+
+def test_failed_deletes_are_retried_so_a_fifo_group_is_not_held() -> None:
+    with connect("sim", seed=2, preset="ideal", batch_entry_failure_rate=0.3) as conn:
+        result = run_experiment(conn, messages=100, queue_type="fifo")
+    assert result.summary["unique_delivered"] == 100
+    assert result.summary["stopped_because"] == "all expected messages received"
+
+
+# -- bad input to the helpers ---------------------------------------------------
+
+
+def test_a_string_is_not_a_list_of_bodies(moto_conn) -> None:
+    url = moto_conn.create_queue("str")
+    with pytest.raises(InvalidParameter, match=r"\[body\]"):
+        send_batches(moto_conn, url, "hello")
+
+
+@pytest.mark.parametrize(
+    ("group_ids", "words"),
+    [
+        (["a"], "one group id per message"),
+        (["a", "b c"], "MessageGroupId"),
+        (["a", "x" * 129], "MessageGroupId"),
+    ],
+)
+def test_group_ids_are_checked_before_sending(moto_conn, group_ids, words) -> None:
+    url = moto_conn.create_queue("groups", fifo=True)
+    with pytest.raises(InvalidParameter, match=words):
+        send_batches(moto_conn, url, ["a", "b"], group_ids=group_ids)
+
+
+def test_group_ids_on_a_standard_queue_are_refused(moto_conn) -> None:
+    url = moto_conn.create_queue("plain")
+    with pytest.raises(InvalidParameter, match="FIFO queues only"):
+        send_batches(moto_conn, url, ["a"], group_ids=["g"])
+
+
+def test_oversize_body_error_names_the_message(moto_conn) -> None:
+    url = moto_conn.create_queue("which", attributes={"MaximumMessageSize": "1024"})
+    with pytest.raises(MessageTooLarge, match="message 1"):
+        send_batches(moto_conn, url, ["ok", "x" * 1024])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("groups", 4, "FIFO"),
+        ("payload_bytes", 1_048_576, "lab.* attributes"),
+        ("time_budget_s", 0, "time budget"),
+        ("messages", 2_000_000, "at most"),
+    ],
+)
+def test_more_experiment_checks_come_before_the_queue(
+    moto_conn, option, value, words
+) -> None:
+    with pytest.raises(InvalidParameter, match=words):
+        run_experiment(moto_conn, **{option: value})
+    assert moto_conn.client.list_queues().get("QueueUrls", []) == []
+
+
+def test_zero_empty_polls_is_refused_not_replaced(moto_conn) -> None:
+    url = moto_conn.create_queue("zero")
+    with pytest.raises(InvalidParameter, match="max_empty_polls"):
+        receive_repeatedly(moto_conn, url, max_empty_polls=0)

@@ -481,3 +481,29 @@ def test_summary_always_dumps_to_json(flags: list[bool], received: list[int]) ->
     assert list(summary) == SUMMARY_KEYS
     assert plain(summary)
     assert json.loads(json.dumps(summary)) == summary
+
+
+def test_foreign_deliveries_leave_ordering_and_latency_alone() -> None:
+    # Receive order 0, foreign, 1, foreign, 2: our three came in order.
+    deliveries = make_deliveries(
+        [
+            (0, 0, 0, 10.0),
+            (-1, 0, 1, float("nan")),
+            (1, 0, 2, 20.0),
+            (-1, 1, 0, float("nan")),
+            (2, 1, 1, 30.0),
+        ]
+    )
+    summary = metrics.summarize(
+        make_sends([True, True, True]),
+        deliveries,
+        make_polls([3, 2]),
+        backend="test",
+        seed=None,
+        elapsed_s=1.0,
+    )
+    assert summary["inversions"] == 0
+    assert summary["adjacent_inversion_ratio"] == 0.0
+    assert summary["latency_ms"]["max"] == 30.0
+    assert summary["deliveries"] == 5
+    assert (summary["unique_delivered"], summary["duplicates"]) == (3, 0)

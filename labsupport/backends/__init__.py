@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
 from labsupport.backends.connection import Connection, client_config
-from labsupport.errors import UnknownBackend
+from labsupport.errors import ConfigError, UnknownBackend
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "Connection", "client_config", "connect"]
 
@@ -31,6 +33,7 @@ BACKENDS: dict[str, str] = {
 }
 
 DEFAULT_BACKEND = "sim"
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 
 
 def _opener(name: str) -> Callable[..., Connection]:
@@ -57,6 +60,28 @@ def connect(backend: str = DEFAULT_BACKEND, **options: Any) -> Connection:
 
     Raises:
         UnknownBackend: the name is not one of :data:`BACKENDS`.
-        ConfigError: the backend's settings are missing or wrong.
+        ConfigError: the backend's settings are missing or wrong, or an
+            option is not one the backend takes.
     """
-    return _opener(backend)(**options)
+    opener = _opener(backend)
+    try:
+        inspect.signature(opener).bind(**options)
+    except TypeError as err:
+        accepted = [
+            name
+            for name, param in inspect.signature(opener).parameters.items()
+            if param.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        raise ConfigError(
+            f"Invalid option for the {backend} backend ({err}): it takes "
+            f"{', '.join(accepted) or 'no options'}."
+        ) from None
+    region = options.get("region")
+    if region is not None and not (
+        isinstance(region, str) and _REGION.fullmatch(region)
+    ):
+        raise ConfigError(
+            f"Invalid region: must be an AWS region name such as us-east-1; "
+            f"got {region!r}."
+        )
+    return opener(**options)

@@ -21,7 +21,12 @@ from typing import Any
 import boto3
 
 from labsupport.backends.connection import Connection, client_config, new_run_id
-from labsupport.errors import AwsOptInRequired, MissingCredentials, MissingRegion
+from labsupport.errors import (
+    AwsOptInRequired,
+    ConfigError,
+    MissingCredentials,
+    MissingRegion,
+)
 
 __all__ = ["OPT_IN_ENV", "open_aws"]
 
@@ -37,13 +42,18 @@ def open_aws(
     profile: str | None = None,
     max_messages: int | None = DEFAULT_MESSAGE_CAP,
     session: Any = None,
-    **_: Any,
 ) -> Connection:
     """Connect to real SQS. See the module text for the guard rails.
 
     ``session`` may be a ready boto3 session (tests pass one whose client
     is stubbed).
     """
+    if not isinstance(allow_aws, bool):
+        # A string such as "false" from papermill or a config file is truthy:
+        # only a real True may opt in to a paid service.
+        raise ConfigError(
+            f"Invalid allow_aws: must be True or False; got {allow_aws!r}."
+        )
     if not (allow_aws or os.environ.get(OPT_IN_ENV) == "1"):
         raise AwsOptInRequired(
             "The aws backend sends requests to real Amazon SQS, which costs money. "

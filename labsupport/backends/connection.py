@@ -74,6 +74,7 @@ class Connection:
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _queues: list[str] = field(default_factory=list, repr=False)
     _sent: int = field(default=0, repr=False)
+    _runs: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -119,6 +120,16 @@ class Connection:
         """URLs of the queues this connection created and has not deleted."""
         with self._lock:
             return list(self._queues)
+
+    def next_run_id(self) -> str:
+        """A run id unique to this connection: ``<run_id>-1``, ``-2``, ...
+
+        Each experiment on a connection takes its own, so its messages, queue
+        name and FIFO deduplication ids never meet an earlier run's.
+        """
+        with self._lock:
+            self._runs += 1
+            return f"{self.run_id}-{self._runs}"
 
     # -- other clients ----------------------------------------------------------
 

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_REGION = "us-east-1"
 
 
-def open_moto(region: str = DEFAULT_REGION, **_: Any) -> Connection:
+def open_moto(region: str = DEFAULT_REGION) -> Connection:
     """moto in-process: every boto3 call is answered inside this process.
 
     Limitations: moto keeps one shared state per process, so two moto
@@ -58,6 +58,15 @@ class MotoServer:
                 pass
 
         app = DomainDispatcherApplication(create_backend_app)
+        if (
+            isinstance(port, bool)
+            or not isinstance(port, int)
+            or not 0 <= port <= 65535
+        ):
+            raise ConfigError(
+                f"Invalid port: must be a whole number from 0 to 65535 "
+                f"(0 = any free port); got {port!r}."
+            )
         # werkzeug exits the process when it cannot bind, so try the port first.
         _check_port_free(host, port)
         self._server = make_server(
@@ -113,9 +122,7 @@ def wait_until_answers(url: str, timeout: float) -> None:
     raise BackendError(f"The server at {url} did not answer within {timeout} s: {last}")
 
 
-def open_moto_server(
-    region: str = DEFAULT_REGION, port: int = 0, **_: Any
-) -> Connection:
+def open_moto_server(region: str = DEFAULT_REGION, port: int = 0) -> Connection:
     """moto's server on a free loopback port, stopped when the connection closes.
 
     Other processes reach the same queues through ``conn.endpoint_url``.
@@ -129,7 +136,7 @@ def open_moto_server(
 
 
 def open_endpoint(
-    endpoint_url: str | None = None, region: str = DEFAULT_REGION, **_: Any
+    endpoint_url: str | None = None, region: str = DEFAULT_REGION
 ) -> Connection:
     """Any SQS-compatible endpoint (a moto server, ElasticMQ, LocalStack).
 
@@ -140,7 +147,9 @@ def open_endpoint(
             "The endpoint backend needs endpoint_url, for example "
             "http://127.0.0.1:5000 (a running moto server)."
         )
-    if not endpoint_url.startswith(("http://", "https://")):
+    if not isinstance(endpoint_url, str) or not endpoint_url.startswith(
+        ("http://", "https://")
+    ):
         raise ConfigError(
             f"Invalid endpoint_url: must start with http:// or https://; "
             f"got {endpoint_url!r}."

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from botocore.exceptions import ReadTimeoutError
 
 from labsupport.backends.connection import Connection
+from labsupport.errors import InvalidParameter
 from labsupport.experiment.records import DELIVERY_COLUMNS, POLL_COLUMNS
 from labsupport.experiment.send import RUN_ATTR, SENT_ATTR, SEQ_ATTR
 from labsupport.limits import (
+    check_count,
     check_max_messages,
     check_visibility_timeout,
     check_wait_time,
@@ -30,6 +33,7 @@ __all__ = ["ReceiveResult", "Receiver", "receive_repeatedly"]
 logger = logging.getLogger(__name__)
 
 SHORT_POLL_PAUSE_S = 0.2
+DELETE_ATTEMPTS = 3
 
 
 @dataclass
@@ -120,9 +124,14 @@ class Receiver:
         }
         if self.visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = self.visibility_timeout
-        messages: list[dict[str, Any]] = self.conn.client.receive_message(**kwargs).get(
-            "Messages", []
-        )
+        try:
+            response = self.conn.client.receive_message(**kwargs)
+        except ReadTimeoutError:
+            # Messages the lost answer carried stay hidden until their
+            # visibility timeout ends, then come back: nothing is lost.
+            logger.info("receive call timed out; counted as an empty poll")
+            return []
+        messages: list[dict[str, Any]] = response.get("Messages", [])
         return messages
 
     def _row(
@@ -148,21 +157,29 @@ class Receiver:
     def _delete(
         self, messages: list[dict[str, Any]], rows: list[dict[str, Any]]
     ) -> None:
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-            for i, m in enumerate(messages)
-        ]
-        response = self.conn.client.delete_message_batch(
-            QueueUrl=self.queue_url, Entries=entries
-        )
-        for ok in response.get("Successful", []):
-            rows[int(ok["Id"])]["deleted"] = True
-        for bad in response.get("Failed", []):
-            logger.warning(
-                "delete failed for %s: %s",
-                rows[int(bad["Id"])]["message_id"],
-                bad.get("Code"),
-            )
+        """Delete the messages; retry entries that failed through no fault of ours.
+
+        A delete that still fails leaves the row's ``deleted`` False: the
+        message comes back after its visibility timeout.
+        """
+        pending = {str(i): m["ReceiptHandle"] for i, m in enumerate(messages)}
+        for _ in range(DELETE_ATTEMPTS):
+            entries = [{"Id": i, "ReceiptHandle": h} for i, h in pending.items()]
+            try:
+                response = self.conn.client.delete_message_batch(
+                    QueueUrl=self.queue_url, Entries=entries
+                )
+            except ReadTimeoutError:
+                continue  # deleting twice is harmless: try the same again
+            for ok in response.get("Successful", []):
+                rows[int(ok["Id"])]["deleted"] = True
+                pending.pop(ok["Id"], None)
+            for bad in response.get("Failed", []):
+                if bad.get("SenderFault", False):
+                    pending.pop(bad["Id"], None)
+            if not pending:
+                return
+        logger.info("%s deletes failed; those messages will come back", len(pending))
 
     def result(self, stopped_because: str = "") -> ReceiveResult:
         """The deliveries and polls tables so far."""
@@ -254,6 +271,10 @@ def receive_repeatedly(
     polls that come back empty are followed by a 0.2 s pause, as a real
     consumer would take.
     """
+    if max_empty_polls is not None:
+        check_count(max_empty_polls, "max_empty_polls")
+    if not time_budget_s > 0:
+        raise InvalidParameter("time budget", "more than 0 seconds", time_budget_s)
     receiver = Receiver(
         conn,
         queue_url,

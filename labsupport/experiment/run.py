@@ -35,18 +35,21 @@ from labsupport.experiment.receive import (
     StopRule,
     default_settle,
 )
-from labsupport.experiment.send import Sender, make_bodies
+from labsupport.experiment.send import Sender, make_bodies, stamp_attributes
 from labsupport.limits import (
+    MAX_MESSAGE_BYTES,
     check_batch_size,
     check_count,
     check_visibility_timeout,
     check_wait_time,
+    message_size,
 )
 
 __all__ = ["ExperimentResult", "run_experiment"]
 
 QUEUE_TYPES = ("standard", "fifo")
 MAX_EXTRA_POLLS = 3
+MAX_MESSAGES = 1_000_000  # the tables of a larger run outgrow a laptop's memory
 
 
 @dataclass
@@ -90,14 +93,36 @@ def _check_params(
     visibility_timeout: int,
     queue_type: str,
     groups: int,
+    payload_bytes: int,
+    time_budget_s: float,
 ) -> None:
     check_count(messages)
+    if messages > MAX_MESSAGES:
+        raise InvalidParameter(
+            "message count", f"at most {MAX_MESSAGES:,} per experiment", messages
+        )
     check_batch_size(batch_size)
     check_wait_time(wait_time)
     check_visibility_timeout(visibility_timeout)
     if queue_type not in QUEUE_TYPES:
         raise InvalidParameter("queue type", "'standard' or 'fifo'", queue_type)
     check_count(groups, "number of message groups")
+    if groups > 1 and queue_type != "fifo":
+        raise InvalidParameter(
+            "number of message groups",
+            "1 on a standard queue",
+            groups,
+            "Message groups belong to FIFO queues: add queue_type='fifo'.",
+        )
+    largest = MAX_MESSAGE_BYTES - message_size("", stamp_attributes("x" * 8, 0, 0))
+    if not isinstance(payload_bytes, int) or not 1 <= payload_bytes <= largest:
+        raise InvalidParameter(
+            "payload size",
+            f"1 to {largest:,} bytes (1 MiB less the kit's lab.* attributes)",
+            payload_bytes,
+        )
+    if not time_budget_s > 0:
+        raise InvalidParameter("time budget", "more than 0 seconds", time_budget_s)
 
 
 def run_experiment(
@@ -125,15 +150,30 @@ def run_experiment(
     stderr is a terminal and the run has 1,000 messages or more).
     """
     _check_params(
-        messages, batch_size, wait_time, visibility_timeout, queue_type, groups
+        messages,
+        batch_size,
+        wait_time,
+        visibility_timeout,
+        queue_type,
+        groups,
+        payload_bytes,
+        time_budget_s,
     )
-    bodies = make_bodies(messages, payload_bytes, conn.run_id)
+    if seed is None and isinstance(conn.details.get("seed"), int):
+        seed = conn.details["seed"]  # the back-off jitter moves a virtual clock
+    run_id = conn.next_run_id()
+    bodies = make_bodies(messages, payload_bytes, run_id)
     fifo = queue_type == "fifo"
-    name = queue_name or f"lab-{conn.run_id}-{queue_type}"
-    url = conn.create_queue(name, fifo=fifo)
+    url = conn.create_queue(queue_name or f"lab-{run_id}-{queue_type}", fifo=fifo)
     group_ids = [str(seq % groups) for seq in range(messages)] if fifo else None
     sender = Sender(
-        conn, url, bodies, batch_size=batch_size, group_ids=group_ids, seed=seed
+        conn,
+        url,
+        bodies,
+        run_id=run_id,
+        batch_size=batch_size,
+        group_ids=group_ids,
+        seed=seed,
     )
     receiver = Receiver(
         conn,
@@ -141,6 +181,7 @@ def run_experiment(
         wait_time=wait_time,
         visibility_timeout=visibility_timeout,
         delete=delete,
+        run_id=run_id,
     )
     wall_start, clock_start = time.perf_counter(), conn.clock.now()
     reason = _take_turns(conn, sender, receiver, time_budget_s, progress)
@@ -223,8 +264,6 @@ def _result(
 
     sent = sender.result()
     received = receiver.result(reason)
-    if seed is None and isinstance(conn.details.get("seed"), int):
-        seed = conn.details["seed"]
     summary = summarize(
         sent.sends,
         received.deliveries,
@@ -239,7 +278,7 @@ def _result(
     params: dict[str, Any] = {
         k: v for k, v in conn.details.items() if isinstance(v, str | int | float)
     }
-    params.update(queue_url=url, run_id=conn.run_id, backend=conn.backend)
+    params.update(queue_url=url, run_id=receiver.run_id, backend=conn.backend)
     return ExperimentResult(
         sent.sends, received.deliveries, received.polls, summary, params
     )

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from labsupport.backends.connection import Connection
-from labsupport.errors import InvalidParameter
+from labsupport.errors import InvalidParameter, LimitError
 from labsupport.experiment.records import SEND_COLUMNS
 from labsupport.limits import (
     BATCH_MAX_BYTES,
@@ -32,6 +32,8 @@ from labsupport.limits import (
     check_batch_size,
     check_body,
     check_count,
+    check_group_id,
+    message_size,
 )
 
 __all__ = ["SendResult", "Sender", "send_batches", "stamp_attributes"]
@@ -116,20 +118,14 @@ class Sender:
         self.queue_url = queue_url
         self.run_id = run_id or conn.run_id
         self.batch_size = check_batch_size(batch_size)
-        self.fifo = queue_url.endswith(".fifo")
-        self.max_attempts = max_attempts
+        self.fifo = queue_url.rstrip("/").endswith(".fifo")
+        self.max_attempts = check_count(max_attempts, "max_attempts")
         self._rng = random.Random(seed)
-        check_count(len(bodies), "number of messages to send")
-        if self.fifo and group_ids is None:
-            group_ids = ["0"] * len(bodies)
+        bodies = _check_bodies(bodies)
+        groups = self._check_groups(group_ids, len(bodies))
         limit = max_message_size or self._queue_max_size()
         self._messages = [
-            _Message(
-                seq,
-                body,
-                self._size(body, limit),
-                group_ids[seq] if group_ids else None,
-            )
+            _Message(seq, body, self._size(seq, body, limit), groups[seq])
             for seq, body in enumerate(bodies)
         ]
         self._next = 0
@@ -142,9 +138,36 @@ class Sender:
         )["Attributes"]
         return int(attrs.get("MaximumMessageSize", MAX_MESSAGE_BYTES))
 
-    def _size(self, body: str, limit: int) -> int:
+    def _check_groups(
+        self, group_ids: Sequence[str] | None, count: int
+    ) -> list[str | None]:
+        if group_ids is None:
+            return ["0" if self.fifo else None] * count
+        if not self.fifo:
+            raise InvalidParameter(
+                "group_ids",
+                "given for FIFO queues only",
+                "a standard queue",
+                "Message groups order messages on FIFO queues.",
+            )
+        if isinstance(group_ids, str) or len(group_ids) != count:
+            raise InvalidParameter(
+                "group_ids",
+                f"one group id per message ({count})",
+                "a string" if isinstance(group_ids, str) else len(group_ids),
+            )
+        return [check_group_id(group) for group in group_ids]
+
+    def _size(self, seq: int, body: str, limit: int) -> int:
         stamp = stamp_attributes(self.run_id, 10**9, 2.0e9)  # widest stamp
-        return check_body(body, stamp, max_size=limit)
+        try:
+            return check_body(body, stamp, max_size=limit)
+        except LimitError as err:
+            err.args = (
+                f"{err.args[0]} (message {seq}; the kit's lab.* "
+                f"attributes add {message_size('', stamp)} bytes)",
+            )
+            raise
 
     @property
     def done(self) -> bool:
@@ -211,12 +234,20 @@ class Sender:
             response = self.conn.client.send_message_batch(
                 QueueUrl=self.queue_url, Entries=entries
             )
+        except ReadTimeoutError:
+            # The outcome is unknown: SQS may have stored the batch. Sending it
+            # again is the only way not to lose it, and may make duplicates,
+            # which the receiving side then counts.
+            for msg in batch:
+                msg.error_code = "ReadTimeout"
+            logger.info("batch call timed out; will send it again")
+            return batch
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "Unknown")
             for msg in batch:
                 msg.error_code = code
             if code in RETRYABLE_CODES:
-                logger.warning("batch call failed with %s; will retry", code)
+                logger.info("batch call failed with %s; will retry", code)
                 return batch
             raise
         for ok in response.get("Successful", []):
@@ -268,6 +299,18 @@ class Sender:
         sends = pd.DataFrame(rows, columns=SEND_COLUMNS)
         failed = [r for r in rows if r["attempts"] and not r["sent"]]
         return SendResult(sends=sends, failed=failed)
+
+
+def _check_bodies(bodies: Sequence[str]) -> Sequence[str]:
+    if isinstance(bodies, str | bytes) or not isinstance(bodies, Sequence):
+        raise InvalidParameter(
+            "bodies",
+            "a list of message bodies (strings)",
+            type(bodies).__name__,
+            "To send one message, pass [body].",
+        )
+    check_count(len(bodies), "number of messages to send")
+    return bodies
 
 
 def make_bodies(count: int, payload_bytes: int = 100, run_id: str = "run") -> list[str]:
