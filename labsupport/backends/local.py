@@ -39,13 +39,14 @@ def open_moto(region: str = DEFAULT_REGION) -> Connection:
 
 
 class MotoServer:
-    """moto's server on a loopback port, in a thread of this process.
+    """A WSGI app (moto's, by default) served on a loopback port by a thread.
 
-    ``port=0`` takes a free port. Its per-request log lines are dropped, so
-    they do not fill a notebook. Stop it with :meth:`stop`.
+    ``port=0`` takes a free port. Per-request log lines are dropped, so they
+    do not fill a notebook or a terminal. Stop it with :meth:`stop`, or use
+    it as a context manager.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, app: Any = None) -> None:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -57,7 +58,8 @@ class MotoServer:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        app = DomainDispatcherApplication(create_backend_app)
+        if app is None:
+            app = DomainDispatcherApplication(create_backend_app)
         if (
             isinstance(port, bool)
             or not isinstance(port, int)
@@ -76,14 +78,14 @@ class MotoServer:
         self.port: int = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"moto-{self.port}", daemon=True
+            target=self._server.serve_forever, name=f"server-{self.port}", daemon=True
         )
 
     def start(self, timeout: float = 10.0) -> MotoServer:
         """Start serving and return once the server answers HTTP."""
         self._thread.start()
         wait_until_answers(self.url, timeout)
-        logger.info("moto server listening on %s", self.url)
+        logger.info("server listening on %s", self.url)
         return self
 
     def stop(self) -> None:
@@ -91,6 +93,12 @@ class MotoServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ from http import HTTPStatus
 from types import FrameType
 from typing import Any, TextIO
 
-from labsupport.backends.local import wait_until_answers
+from labsupport.backends.local import MotoServer
 from labsupport.errors import BackendError, ConfigError
 
 __all__ = ["SERVE_BACKENDS", "LocalEndpoint", "make_app", "serve_until_signal"]
@@ -94,7 +93,7 @@ def _sim_sqs_app(seed: int = 1, preset: str = "realistic") -> WsgiApp:
     return app
 
 
-class LocalEndpoint:
+class LocalEndpoint(MotoServer):
     """An endpoint on a loopback port, served by a thread of this process.
 
     Args:
@@ -104,56 +103,8 @@ class LocalEndpoint:
     """
 
     def __init__(self, backend: str = "moto", port: int = 0, **sim_options: Any):
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
-        from werkzeug.serving import make_server
-
-        class QuietHandler(MotoRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass  # one line per request would drown the useful output
-
-        app = make_app(backend, **sim_options)
-        _check_port_free(port)  # werkzeug exits the process when it cannot bind
-        self._server = make_server(
-            LOOPBACK, port, app, threaded=True, request_handler=QuietHandler
-        )
+        super().__init__(LOOPBACK, port, make_app(backend, **sim_options))
         self.backend = backend
-        self.port: int = self._server.server_address[1]
-        self.url = f"http://{LOOPBACK}:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"endpoint-{self.port}", daemon=True
-        )
-
-    def start(self, timeout: float = 10.0) -> LocalEndpoint:
-        """Start serving; return once the endpoint answers HTTP."""
-        self._thread.start()
-        wait_until_answers(self.url, timeout)
-        logger.info("%s endpoint listening on %s", self.backend, self.url)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the serving thread."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> LocalEndpoint:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _check_port_free(port: int) -> None:
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((LOOPBACK, port))
-        except OSError as err:
-            raise BackendError(
-                f"Cannot serve on {LOOPBACK}:{port}: {err.strerror}. Choose "
-                "another --port, or 0 for any free one."
-            ) from err
 
 
 def serve_until_signal(
