@@ -37,6 +37,7 @@ notebooks: $(STAMP)
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/bench_sim.py --quick
 	$(BIN)/python benchmarks/bench_metrics.py --sizes 10000 --repeat 1
+	$(BIN)/python benchmarks/bench_worker.py --quick
 
 ## Speed and memory figures at full size (not part of test: they take minutes)
 bench: $(STAMP)
