@@ -216,7 +216,8 @@ def test_aws_opt_in_must_be_a_real_boolean(value) -> None:
 @pytest.mark.parametrize(
     ("backend", "options", "words"),
     [
-        ("moto", {"preset": "classroom"}, "it takes region"),
+        ("moto", {"preset": "classroom"}, "only on the sim backend"),
+        ("moto", {"speed": 2}, "it takes region"),
         ("moto", {"region": ""}, "Invalid region"),
         ("moto", {"region": "Mars"}, "Invalid region"),
         ("moto-server", {"port": 70_000}, "0 to 65535"),
@@ -227,3 +228,8 @@ def test_aws_opt_in_must_be_a_real_boolean(value) -> None:
 def test_wrong_options_are_config_errors(backend, options, words) -> None:
     with pytest.raises(ConfigError, match=words):
         connect(backend, **options)
+
+
+def test_seed_and_the_ideal_preset_are_accepted_everywhere() -> None:
+    with connect("moto", seed=4, preset="ideal") as conn:
+        assert conn.backend == "moto"

@@ -46,10 +46,30 @@ def _opener(name: str) -> Callable[..., Connection]:
     return opener
 
 
+def _drop_model_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Let notebook code written for ``sim`` run unchanged on other backends.
+
+    ``seed`` is dropped: the other backends have nothing random to seed.
+    ``preset`` may only be "ideal", which is what moto and the other
+    emulators behave like; any other preset cannot be had there.
+    """
+    options = dict(options)
+    options.pop("seed", None)
+    preset = options.pop("preset", None)
+    if preset not in (None, "ideal"):
+        raise ConfigError(
+            f"Invalid preset for the {backend} backend: the {preset!r} behaviour "
+            "exists only on the sim backend (moto and other emulators deliver in "
+            "order, once and at once, like the 'ideal' preset)."
+        )
+    return options
+
+
 def connect(backend: str = DEFAULT_BACKEND, **options: Any) -> Connection:
     """Open a connection to a backend; use it in a ``with`` block.
 
-    Options by backend (all take ``region``):
+    Options by backend (all take ``region``; all accept ``seed``, which
+    only ``sim`` uses, so notebook code runs unchanged on any backend):
 
     - ``sim``: ``seed``, ``preset`` ("realistic", "classroom", "ideal") and
       any model parameter by name.
@@ -64,6 +84,8 @@ def connect(backend: str = DEFAULT_BACKEND, **options: Any) -> Connection:
             option is not one the backend takes.
     """
     opener = _opener(backend)
+    if backend != "sim":
+        options = _drop_model_options(backend, options)
     try:
         inspect.signature(opener).bind(**options)
     except TypeError as err:
