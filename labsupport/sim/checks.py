@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+from decimal import Decimal
 from typing import Any
 
 from labsupport.limits import MAX_MESSAGE_ATTRIBUTES
@@ -24,6 +25,10 @@ __all__ = [
 _BAD_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ID_CHARS = re.compile(r"[!-~]{1,128}")  # letters, digits and punctuation
 _ATTR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+NUMBER_DIGITS = 38  # Number attributes: significant digits
+NUMBER_MIN_EXPONENT = -128
+NUMBER_MAX_EXPONENT = 126
 _NOT_FOR_TYPE = "The request include parameter that is not valid for this queue type."
 
 
@@ -131,6 +136,36 @@ def _check_attributes(attributes: dict[str, Any]) -> None:
                 f"The message attribute '{name}' must contain non-empty message "
                 f"attribute value for message attribute type '{kind}'."
             )
+        if kind.startswith("Number") and not _is_sqs_number(value):
+            raise invalid_parameter(
+                f"The message attribute '{name}' has type {kind} but its value "
+                f"{value!r} is not a number SQS can store: up to "
+                f"{NUMBER_DIGITS} significant digits, magnitude from 10^"
+                f"{NUMBER_MIN_EXPONENT} to 10^{NUMBER_MAX_EXPONENT}."
+            )
+
+
+def _is_sqs_number(value: object) -> bool:
+    """True if ``value`` is the text of a number a Number attribute can hold.
+
+    The developer guide: positive or negative integers or floating-point
+    numbers, up to 38 digits of precision, from 10^-128 to 10^+126 (leading
+    and trailing zeros are trimmed).
+    """
+    if not isinstance(value, str) or not _NUMBER.fullmatch(value):
+        return False
+    # Read the digits and exponent exactly (no rounding to a context).
+    _, digit_tuple, exponent = Decimal(value).as_tuple()
+    assert isinstance(exponent, int)  # finite: the pattern has no NaN or inf
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    significant = digits.rstrip("0")
+    if not significant:
+        return True  # zero
+    magnitude = exponent + len(digits) - 1  # power of ten of the first digit
+    return (
+        len(significant) <= NUMBER_DIGITS
+        and NUMBER_MIN_EXPONENT <= magnitude <= NUMBER_MAX_EXPONENT
+    )
 
 
 def _check_fifo_fields(entry: dict[str, Any], fifo: bool) -> None:

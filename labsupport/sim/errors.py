@@ -21,7 +21,11 @@ __all__ = [
 ]
 
 # error shape -> (legacy query code, HTTP status). Shapes follow the botocore
-# SQS service model; codes follow what the service returns under the query API.
+# SQS service model; codes and statuses follow the service model's error traits
+# (awsQueryError code and HTTP status, as in the query-protocol botocore model
+# and the current Smithy model): 403 for OverLimit, PurgeQueueInProgress and
+# RequestThrottled, 404 for InvalidAddress and ReceiptHandleIsInvalid, 400 for
+# the rest. The API reference pages list 400 for some of these; the model wins.
 _CODES: dict[str, tuple[str, int]] = {
     "QueueDoesNotExist": ("AWS.SimpleQueueService.NonExistentQueue", 400),
     "QueueNameExists": ("QueueAlreadyExists", 400),
@@ -38,15 +42,15 @@ _CODES: dict[str, tuple[str, int]] = {
     "InvalidBatchEntryId": ("AWS.SimpleQueueService.InvalidBatchEntryId", 400),
     "BatchRequestTooLong": ("AWS.SimpleQueueService.BatchRequestTooLong", 400),
     "InvalidMessageContents": ("InvalidMessageContents", 400),
-    "ReceiptHandleIsInvalid": ("ReceiptHandleIsInvalid", 400),
+    "ReceiptHandleIsInvalid": ("ReceiptHandleIsInvalid", 404),
     "MessageNotInflight": ("AWS.SimpleQueueService.MessageNotInflight", 400),
-    "PurgeQueueInProgress": ("AWS.SimpleQueueService.PurgeQueueInProgress", 400),
+    "PurgeQueueInProgress": ("AWS.SimpleQueueService.PurgeQueueInProgress", 403),
     "OverLimit": ("OverLimit", 403),
     "InvalidAttributeName": ("InvalidAttributeName", 400),
     "InvalidAttributeValue": ("InvalidAttributeValue", 400),
     "InvalidAddress": ("InvalidAddress", 404),
     "UnsupportedOperation": ("AWS.SimpleQueueService.UnsupportedOperation", 400),
-    "RequestThrottled": ("RequestThrottled", 400),
+    "RequestThrottled": ("RequestThrottled", 403),
     "InvalidParameterValue": ("InvalidParameterValue", 400),
     "MissingParameter": ("MissingParameter", 400),
     "InternalError": ("InternalError", 500),

@@ -21,12 +21,12 @@ Limitations:
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import io
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ReadTimeoutError
@@ -35,6 +35,9 @@ from labsupport.sim.model import SimModel
 from labsupport.sim.wire import handle_request
 
 __all__ = ["SimHandler", "attach", "mock_sim"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 EVENT = "before-send.sqs"
 DEFAULT_READ_TIMEOUT_S = 30.0
@@ -106,17 +109,49 @@ def attach(client: Any, model: SimModel) -> Callable[[], None]:
 
 
 class _Router:
-    """The built-in handler behind mock_sim: sends SQS requests to the newest
-    active model, or lets them through when none is active."""
+    """The built-in handler behind mock_sim: sends SQS requests to an active
+    model, or lets them through when none is active.
+
+    A request goes to the newest model entered by the calling thread, else to
+    the newest model entered by any thread (so worker threads started inside
+    a ``with mock_sim()`` block reach its model).
+    """
 
     def __init__(self) -> None:
-        self.models: list[SimModel] = []
+        self._active: list[tuple[int, SimModel]] = []  # (thread id, model)
         self.lock = threading.Lock()
         self.installed = False
 
-    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+    @property
+    def models(self) -> list[SimModel]:
+        """The active models, oldest first."""
         with self.lock:
-            model = self.models[-1] if self.models else None
+            return [model for _, model in self._active]
+
+    def push(self, model: SimModel) -> None:
+        """Make ``model`` active for the calling thread (and the fallback)."""
+        with self.lock:
+            self._active.append((threading.get_ident(), model))
+
+    def pop(self, model: SimModel) -> None:
+        """Deactivate ``model`` (the newest entry holding it)."""
+        with self.lock:
+            for index in range(len(self._active) - 1, -1, -1):
+                if self._active[index][1] is model:
+                    del self._active[index]
+                    return
+
+    def current(self) -> SimModel | None:
+        """The model a request from the calling thread goes to, if any."""
+        me = threading.get_ident()
+        with self.lock:
+            for thread, model in reversed(self._active):
+                if thread == me:
+                    return model
+            return self._active[-1][1] if self._active else None
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        model = self.current()
         if model is None:
             return None
         return answer(model, request, DEFAULT_READ_TIMEOUT_S)
@@ -139,26 +174,41 @@ class _Router:
 _ROUTER = _Router()
 
 
-class mock_sim(contextlib.ContextDecorator):
+class mock_sim:
     """Send every boto3 SQS client's requests to one seeded model.
 
-    Use as ``with mock_sim(seed=1) as model:`` or as a decorator (each call of
-    the decorated function gets a fresh model). Arguments as for
+    Use as ``with mock_sim(seed=1) as model:`` or as a decorator. Every entry
+    makes a new model, so each call of a decorated function gets a fresh one,
+    also when calls nest (recursion) or run in several threads at once; each
+    exit deactivates exactly the model its entry made. Arguments as for
     :class:`~labsupport.sim.model.SimModel`. Other services pass through.
+
+    Attributes:
+        model: the model of this thread's innermost active entry, else None.
     """
 
     def __init__(self, seed: int = 0, preset: str = "realistic", **overrides: Any):
         self.seed = seed
         self.preset = preset
         self.overrides = overrides
-        self.model: SimModel | None = None
+        self._local = threading.local()
+
+    def _stack(self) -> list[SimModel]:
+        stack: list[SimModel] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    @property
+    def model(self) -> SimModel | None:
+        stack = self._stack()
+        return stack[-1] if stack else None
 
     def __enter__(self) -> SimModel:
         _ROUTER.install()
         model = SimModel(seed=self.seed, preset=self.preset, **self.overrides)
-        self.model = model
-        with _ROUTER.lock:
-            _ROUTER.models.append(model)
+        self._stack().append(model)
+        _ROUTER.push(model)
         return model
 
     def __exit__(
@@ -167,6 +217,14 @@ class mock_sim(contextlib.ContextDecorator):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with _ROUTER.lock:
-            if self.model in _ROUTER.models:
-                _ROUTER.models.remove(self.model)
+        _ROUTER.pop(self._stack().pop())
+
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
+        """Decorate ``func``: each call runs inside a fresh ``mock_sim``."""
+
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with mock_sim(self.seed, self.preset, **self.overrides):
+                return func(*args, **kwargs)
+
+        return wrapper

@@ -43,6 +43,8 @@ class Message:
         nonce: changes on every receive; part of the receipt handle, so an
             older handle is recognised as outdated.
         servers: indexes of the servers holding a copy (standard queues).
+        placement: stamp of the message's latest placement on its servers; a
+            server's heap entry with another stamp is outdated (standard queues).
     """
 
     __slots__ = (
@@ -54,6 +56,7 @@ class Message:
         "md5_attributes",
         "message_id",
         "nonce",
+        "placement",
         "receive_count",
         "received_at",
         "sent_at",
@@ -88,6 +91,7 @@ class Message:
         self.first_receive_at: float | None = None
         self.received_at = 0.0
         self.nonce = 0
+        self.placement = -1
         self.servers: tuple[int, ...] = ()
         self.group_id: str | None = None
         self.dedup_id: str | None = None

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 QUEUE_DELETE_WAIT_S = 60.0  # a deleted queue's name is free again after 60 s
 MAX_TAGS = 50
+RESERVED_TAG_PREFIX = "aws:"
 
 # Operation name -> SimModel method. Anything else is not part of the model.
 OPERATIONS: dict[str, str] = {
@@ -393,6 +394,16 @@ class SimModel(MessageActions):
                 raise invalid_parameter(
                     f"Invalid tag {key!r}: keys are 1 to 128 characters, values "
                     "at most 256."
+                )
+            if key.lower().startswith(RESERVED_TAG_PREFIX) or value.lower().startswith(
+                RESERVED_TAG_PREFIX
+            ):
+                # Queue quotas: tag keys and values must not use the reserved
+                # prefix aws: (in any letter case).
+                raise invalid_parameter(
+                    f"Invalid tag {key!r}: {value!r}: the prefix "
+                    f"{RESERVED_TAG_PREFIX!r} is reserved for AWS in tag keys and "
+                    "values."
                 )
         queue.tags = merged
 

@@ -17,12 +17,13 @@ Calibrated versus assumed:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from labsupport.errors import ConfigError
 
-__all__ = ["PRESETS", "SimConfigError", "SimParams", "make_params"]
+__all__ = ["MAX_SERVERS", "PRESETS", "SimConfigError", "SimParams", "make_params"]
 
 
 class SimConfigError(ConfigError):
@@ -61,6 +62,11 @@ class SimParams:
             DeleteMessageBatch or ChangeMessageVisibilityBatch fails on the
             service side (``SenderFault`` false, a retryable code) (fault).
 
+    Raises:
+        SimConfigError: a value of the wrong type (``servers="8"``), not
+            finite (NaN, infinity) or out of range; the message names the
+            parameter, the allowed range and the value.
+
     Limitations:
         The rates of duplicates, reordering and false empties are assumptions;
         AWS does not publish them. FIFO queues ignore the server layout (they
@@ -85,27 +91,14 @@ class SimParams:
     batch_entry_failure_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("servers", "replicas", "short_poll_sample"):
-            if getattr(self, name) < 1:
-                raise SimConfigError(f"Invalid {name}: must be at least 1.")
+        for field in dataclasses.fields(self):
+            _check_field(field.name, str(field.type), getattr(self, field.name))
         if self.replicas > self.servers or self.short_poll_sample > self.servers:
             raise SimConfigError(
                 f"Invalid server layout: replicas ({self.replicas}) and "
                 f"short_poll_sample ({self.short_poll_sample}) must be at most "
                 f"servers ({self.servers})."
             )
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            is_rate = field.name.endswith(("_rate", "_share"))
-            if is_rate and not 0.0 <= value <= 1.0:
-                raise SimConfigError(
-                    f"Invalid {field.name}: must be a probability from 0 to 1; "
-                    f"got {value!r}."
-                )
-            if field.name.endswith(("_ms", "_sigma", "_skew")) and value < 0:
-                raise SimConfigError(
-                    f"Invalid {field.name}: must be 0 or more; got {value!r}."
-                )
 
     @property
     def faults_enabled(self) -> bool:
@@ -116,6 +109,44 @@ class SimParams:
             or self.timeout_rate > 0
             or self.batch_entry_failure_rate > 0
         )
+
+
+MAX_SERVERS = 1_000  # each server is a pair of heaps per queue
+
+
+def _check_field(name: str, kind: str, value: Any) -> None:
+    """Raise SimConfigError unless ``value`` suits the field ``name`` of type
+    ``kind`` ("str", "bool", "int" or "float"): type, finiteness and range."""
+    if kind == "str":
+        ok, allowed = isinstance(value, str), "text"
+    elif kind == "bool":
+        ok, allowed = isinstance(value, bool), "True or False"
+    elif kind == "int":
+        allowed = f"a whole number from 1 to {MAX_SERVERS:,}"
+        ok = _is_int(value) and 1 <= value <= MAX_SERVERS
+    elif name.endswith(("_rate", "_share")):
+        allowed = "a probability from 0 to 1"
+        ok = _is_number(value) and 0.0 <= value <= 1.0
+    else:
+        allowed = "a finite number of 0 or more"
+        ok = _is_number(value) and value >= 0
+    if not ok:
+        raise SimConfigError(
+            f"Invalid sim parameter {name}: must be {allowed}; got {value!r}."
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, not NaN, not an infinity)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 PRESETS: dict[str, SimParams] = {

@@ -22,6 +22,8 @@ __all__ = [
     "DEDUP_WINDOW_S",
     "Queue",
     "check_attributes",
+    "normal_redrive",
+    "parse_redrive",
     "queue_arn",
     "queue_url",
 ]
@@ -29,8 +31,10 @@ __all__ = [
 ACCOUNT_ID = "123456789012"
 DEDUP_WINDOW_S = 300.0  # FIFO deduplication window: 5 minutes
 PURGE_INTERVAL_S = 60.0
+MAX_RECEIVE_COUNT = 1_000  # RedrivePolicy maxReceiveCount: 1 to 1,000
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_SQS_ARN = re.compile(r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,80}")
 
 # name -> (low, high, default) for whole-number attributes (seconds or bytes)
 _NUMBERS: dict[str, tuple[int, int, int]] = {
@@ -90,7 +94,11 @@ def check_name(name: Any, fifo: bool) -> str:
 def check_attributes(
     attributes: dict[str, Any], fifo: bool, creating: bool
 ) -> dict[str, str]:
-    """Validate settable attributes; return them as the strings SQS stores."""
+    """Validate settable attributes; return them as the strings SQS stores.
+
+    A RedrivePolicy comes back in one normal form (compact JSON, the count a
+    number) whether it was given to CreateQueue or SetQueueAttributes.
+    """
     clean: dict[str, str] = {}
     for name, raw in attributes.items():
         if name not in SETTABLE or (name == "FifoQueue" and not creating):
@@ -100,7 +108,18 @@ def check_attributes(
                 "InvalidAttributeName",
                 f"Unknown Attribute {name}: it applies to FIFO queues only.",
             )
-        clean[name] = _check_value(name, str(raw))
+        value = _check_value(name, str(raw))
+        if name == "FifoQueue" and value == "false":
+            # The service takes FifoQueue only to make a FIFO queue: "false"
+            # is refused as an unknown attribute (moto accepts it).
+            raise SqsError(
+                "InvalidAttributeName",
+                "Unknown Attribute FifoQueue. Leave FifoQueue out to create a "
+                "standard queue; give it only as true, with a name ending in .fifo.",
+            )
+        if name == "RedrivePolicy" and (value or creating):
+            value = normal_redrive(value)
+        clean[name] = value
     return clean
 
 
@@ -132,24 +151,53 @@ def _check_value(name: str, value: str) -> str:
 
 
 def parse_redrive(value: str) -> tuple[str, int]:
-    """(deadLetterTargetArn, maxReceiveCount) from a RedrivePolicy JSON text."""
+    """(deadLetterTargetArn, maxReceiveCount) from a RedrivePolicy JSON text.
+
+    maxReceiveCount may be a JSON number or a string of digits (the service
+    takes both); it must be from 1 to 1,000.
+    """
     try:
         policy = json.loads(value)
-        arn = policy["deadLetterTargetArn"]
-        count = int(policy["maxReceiveCount"])
-    except (ValueError, TypeError, KeyError) as err:
-        raise SqsError(
-            "InvalidAttributeValue",
-            "Invalid value for the parameter RedrivePolicy: must be JSON with "
-            f"deadLetterTargetArn and maxReceiveCount; got {value!r} ({err}).",
-        ) from err
-    if not isinstance(arn, str) or not 1 <= count <= 1000:
-        raise SqsError(
-            "InvalidAttributeValue",
-            "Invalid value for the parameter RedrivePolicy: maxReceiveCount must "
-            f"be from 1 to 1000; got {policy['maxReceiveCount']!r}.",
+    except ValueError as err:
+        raise _bad_redrive(f"must be a JSON object; got {value!r} ({err}).") from err
+    if not isinstance(policy, dict) or not {
+        "deadLetterTargetArn",
+        "maxReceiveCount",
+    } <= set(policy):
+        raise _bad_redrive(
+            f"must be JSON with deadLetterTargetArn and maxReceiveCount; got {value!r}."
         )
-    return arn, count
+    arn = policy["deadLetterTargetArn"]
+    if not isinstance(arn, str) or not _SQS_ARN.fullmatch(arn):
+        raise _bad_redrive(
+            "deadLetterTargetArn must be the ARN of an SQS queue "
+            f"(arn:aws:sqs:<region>:<account>:<queue name>); got {arn!r}."
+        )
+    count = policy["maxReceiveCount"]
+    whole = (isinstance(count, int) and not isinstance(count, bool)) or (
+        isinstance(count, str) and count.isascii() and count.isdigit()
+    )
+    if not whole or not 1 <= int(count) <= MAX_RECEIVE_COUNT:
+        raise _bad_redrive(
+            f"maxReceiveCount must be a whole number from 1 to {MAX_RECEIVE_COUNT}; "
+            f"got {count!r}."
+        )
+    return arn, int(count)
+
+
+def normal_redrive(value: str) -> str:
+    """The RedrivePolicy in the form the queue stores and returns."""
+    arn, count = parse_redrive(value)
+    return json.dumps(
+        {"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":")
+    )
+
+
+def _bad_redrive(reason: str) -> SqsError:
+    return SqsError(
+        "InvalidAttributeValue",
+        f"Invalid value for the parameter RedrivePolicy: {reason}",
+    )
 
 
 class Queue:
@@ -215,11 +263,6 @@ class Queue:
                 continue
             if name == "RedrivePolicy":
                 self.redrive = parse_redrive(value)
-                arn, count = self.redrive
-                value = json.dumps(
-                    {"deadLetterTargetArn": arn, "maxReceiveCount": count},
-                    separators=(",", ":"),
-                )
             self.attributes[name] = value
         self.modified = now
 

@@ -173,6 +173,10 @@ class StandardStore(Store):
     send first). A poll moves due copies from pending to ready and takes the
     oldest ready copies across the servers it looks at; so propagation jitter
     decides whether a message is seen, and seen messages come oldest first.
+
+    Every placement of a message (send, receive, visibility change) pushes
+    one entry per server stamped with a fresh number; an entry is current
+    while its stamp is the message's :attr:`Message.placement`.
     """
 
     def __init__(self, servers: int) -> None:
@@ -185,7 +189,9 @@ class StandardStore(Store):
         ]
 
     def _place(self, msg: Message) -> None:
-        entry = (msg.visible_at, next(self._tick), msg)
+        stamp = next(self._tick)
+        msg.placement = stamp
+        entry = (msg.visible_at, stamp, msg)
         for server in msg.servers:
             heapq.heappush(self.pending[server], entry)
 
@@ -199,7 +205,7 @@ class StandardStore(Store):
         heap = self.pending[server]
         while heap:
             entry = heap[0]
-            if entry[2].state != GONE and entry[2].visible_at == entry[0]:
+            if entry[2].state != GONE and entry[2].placement == entry[1]:
                 return entry
             heapq.heappop(heap)
         return None
@@ -212,8 +218,8 @@ class StandardStore(Store):
             msg = top[2]
             heapq.heappush(ready, (msg.serial, top[1], top[0], msg))
         while ready:
-            _, _, when, msg = ready[0]
-            if msg.state != GONE and msg.visible_at == when:
+            _, stamp, _, msg = ready[0]
+            if msg.state != GONE and msg.placement == stamp:
                 return msg
             heapq.heappop(ready)
         return None
@@ -229,8 +235,10 @@ class StandardStore(Store):
         looked = list(range(len(self.pending)) if servers is None else servers)
         got: list[Message] = []
         # With a zero visibility timeout a received message is receivable again
-        # at once; it must still appear only once in one response.
+        # at once. It must appear only once in one response, yet stay
+        # receivable: its copies met again in this loop are put back after it.
         taken: set[int] = set()
+        put_back: list[tuple[int, tuple[int, int, float, Message]]] = []
         while len(got) < max_count:
             best: Message | None = None
             best_server = -1
@@ -240,12 +248,17 @@ class StandardStore(Store):
                     best, best_server = msg, server
             if best is None:
                 break
-            heapq.heappop(self.ready[best_server])
-            if best.serial in taken or not accept(best):
+            entry = heapq.heappop(self.ready[best_server])
+            if best.serial in taken:
+                put_back.append((best_server, entry))
+                continue
+            if not accept(best):
                 continue
             taken.add(best.serial)
             self._receive(best, now, visibility_s)
             got.append(best)
+        for server, entry in put_back:
+            heapq.heappush(self.ready[server], entry)
         return got
 
     def next_visible(self) -> float | None:
@@ -253,7 +266,7 @@ class StandardStore(Store):
         for server in range(len(self.pending)):
             ready = self.ready[server]
             while ready and not (
-                ready[0][3].state != GONE and ready[0][3].visible_at == ready[0][2]
+                ready[0][3].state != GONE and ready[0][3].placement == ready[0][1]
             ):
                 heapq.heappop(ready)
             if ready:

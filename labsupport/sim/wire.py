@@ -18,22 +18,41 @@ from typing import Any
 
 from labsupport.sim.errors import SqsError
 from labsupport.sim.model import SimModel
+from labsupport.sim.queues import ACCOUNT_ID
 
-__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "error_response", "handle_request"]
+__all__ = [
+    "CONTENT_TYPE",
+    "TARGET_PREFIX",
+    "error_response",
+    "handle_request",
+    "rebase_urls",
+]
 
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TARGET_PREFIX = "AmazonSQS."
 _request_numbers = itertools.count()
+# response members holding queue URLs (CreateQueue, GetQueueUrl, ListQueues,
+# ListDeadLetterSourceQueues)
+URL_KEYS = ("QueueUrl", "QueueUrls", "queueUrls")
 
 Response = tuple[int, dict[str, str], bytes]
 
 
 def handle_request(
-    model: SimModel, target: str | None, body: bytes | str | None
+    model: SimModel,
+    target: str | None,
+    body: bytes | str | None,
+    base_url: str | None = None,
 ) -> Response:
     """Answer one JSON-protocol request with ``model``.
+
+    ``base_url`` (``http://127.0.0.1:4566``) is where the request was sent
+    when it came over HTTP: queue URLs in the answer then point there
+    (``<base_url>/123456789012/<name>``), as moto's server does, so an SDK
+    that sends requests to the QueueUrl reaches this server and not AWS.
+    Without it they have the AWS form, which is fine in-process.
 
     Returns (HTTP status, headers, body bytes). Service errors become error
     responses; any other exception is a bug in the model and propagates.
@@ -44,9 +63,27 @@ def handle_request(
         result = model.call(operation, params)
     except SqsError as err:
         return error_response(err, request_id)
+    if base_url:
+        result = rebase_urls(result, base_url)
     payload = json.dumps(result, separators=(",", ":")).encode("utf-8")
     headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}
     return 200, headers, payload
+
+
+def rebase_urls(result: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """``result`` with its queue URLs under ``base_url`` instead of AWS's host."""
+    out = dict(result)
+    for key in URL_KEYS:
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = _rebase(value, base_url)
+        elif isinstance(value, list):
+            out[key] = [_rebase(url, base_url) for url in value]
+    return out
+
+
+def _rebase(url: str, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/{ACCOUNT_ID}/{url.rsplit('/', 1)[-1]}"
 
 
 def parse_request(

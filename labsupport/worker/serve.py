@@ -21,7 +21,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from types import FrameType
 from typing import Any, TextIO
 
@@ -70,26 +69,18 @@ def route_sqs(sqs_app: WsgiApp, other_app: WsgiApp) -> WsgiApp:
 
 
 def _sim_sqs_app(seed: int = 1, preset: str = "realistic") -> WsgiApp:
-    """A WSGI app answering SQS JSON requests with a real-time sim model."""
+    """A WSGI app answering SQS JSON requests with a real-time sim model.
+
+    Queue URLs in its answers point at this endpoint, as moto's do.
+    """
     try:
         from labsupport.sim.model import SimModel
-        from labsupport.sim.wire import handle_request
+        from labsupport.sim.server import make_wsgi_app
     except ImportError as err:
         raise BackendError(
             f"The sim backend cannot be served: {err}. Use --backend moto."
         ) from err
-    model = SimModel(seed=seed, preset=preset, realtime=True)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        target = environ.get("HTTP_X_AMZ_TARGET")
-        status, headers, payload = handle_request(model, target, body)
-        reason = HTTPStatus(status).phrase
-        headers = dict(headers, **{"Content-Length": str(len(payload))})
-        start_response(f"{status} {reason}", list(headers.items()))
-        return [payload]
-
+    app: WsgiApp = make_wsgi_app(SimModel(seed=seed, preset=preset, realtime=True))
     return app
 
 

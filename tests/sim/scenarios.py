@@ -219,6 +219,29 @@ def dedup_id_on_standard(client: Any) -> Any:
     )
 
 
+def fifo_false_on_standard(client: Any) -> Any:
+    return outcome(
+        lambda: client.create_queue(
+            QueueName="plain", Attributes={"FifoQueue": "false"}
+        )
+    )
+
+
+def number_attribute_text(client: Any) -> Any:
+    url = _queue(client)
+    attrs = {"n": {"DataType": "Number", "StringValue": "twelve"}}
+    return outcome(
+        lambda: client.send_message(
+            QueueUrl=url, MessageBody="x", MessageAttributes=attrs
+        )
+    )
+
+
+def reserved_tag_prefix(client: Any) -> Any:
+    url = _queue(client)
+    return outcome(lambda: client.tag_queue(QueueUrl=url, Tags={"aws:team": "a"}))
+
+
 def fifo_duplicate_id(client: Any) -> Any:
     url = _queue(client, "dup.fifo")
     ids = [
@@ -268,6 +291,9 @@ SCENARIOS: dict[str, Scenario] = {
         fifo_group_held,
         fifo_rules,
         dedup_id_on_standard,
+        fifo_false_on_standard,
+        number_attribute_text,
+        reserved_tag_prefix,
         fifo_duplicate_id,
         dead_letter,
     )

@@ -30,6 +30,21 @@ DIFFERENCES = {
         "SendMessage: MessageDeduplicationId applies only to FIFO queues; moto "
         "accepts it on a standard queue.",
     ),
+    "fifo_false_on_standard": (
+        ("error", "InvalidAttributeName"),
+        "CreateQueue: the service takes FifoQueue only as true (a FIFO queue) and "
+        "answers 'Unknown Attribute FifoQueue.' for false; moto accepts false.",
+    ),
+    "number_attribute_text": (
+        ("error", "InvalidParameterValue"),
+        "Message attributes: a Number holds up to 38 significant digits from "
+        "10^-128 to 10^+126; moto accepts any text as a Number.",
+    ),
+    "reserved_tag_prefix": (
+        ("error", "InvalidParameterValue"),
+        "Queue quotas: tag keys and values must not start with the reserved "
+        "prefix aws:; moto accepts them.",
+    ),
     "fifo_duplicate_id": (
         True,
         "A deduplicated send is accepted but not delivered; the service answers "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -15,7 +18,8 @@ from botocore.exceptions import EndpointConnectionError
 
 import labsupport.sim
 from labsupport.backends import connect
-from labsupport.sim import SimModel, SimServer, attach, mock_sim
+from labsupport.sim import SimModel, SimServer, attach, hook, mock_sim
+from labsupport.sim.server import make_wsgi_app
 
 
 def new_client(**kwargs):
@@ -70,6 +74,67 @@ def test_mock_sim_decorator_gives_each_call_a_fresh_model():
     assert len(decorated()) == 1
 
 
+def plain_client_reaches_its_endpoint() -> bool:
+    """True if a plain client's request goes to its endpoint (no model took it)."""
+    config = Config(retries={"total_max_attempts": 1}, connect_timeout=2)
+    # nothing listens on the loopback discard port
+    client = new_client(endpoint_url="http://127.0.0.1:9", config=config)
+    with pytest.raises(EndpointConnectionError):
+        client.list_queues()
+    return True
+
+
+@mock_sim(seed=3, preset="ideal")
+def recurse(depth: int) -> int:
+    client = new_client()
+    client.create_queue(QueueName=f"depth{depth}")
+    inner = recurse(depth - 1) if depth else 0
+    return inner + len(client.list_queues()["QueueUrls"])
+
+
+def test_mock_sim_decorator_is_re_entrant():
+    # each call has its own model: every level sees only its own queue
+    total = recurse(2)
+
+    assert total == 3
+    assert hook._ROUTER.models == []
+    assert plain_client_reaches_its_endpoint()
+
+
+def test_mock_sim_context_entered_twice_restores_each_model():
+    mock = mock_sim(preset="ideal")
+
+    with mock as outer:
+        with mock as inner:
+            new_client().create_queue(QueueName="inner")
+        new_client().create_queue(QueueName="outer")
+
+    assert list(inner.queues) == ["inner"]
+    assert list(outer.queues) == ["outer"]
+    assert hook._ROUTER.models == []
+
+
+@mock_sim(preset="ideal")
+def in_thread(name: str, barrier: threading.Barrier) -> list[str]:
+    client = new_client()
+    client.create_queue(QueueName=name)
+    barrier.wait(timeout=10)  # both calls are active now
+    urls = client.list_queues()["QueueUrls"]
+    barrier.wait(timeout=10)
+    return [url.rsplit("/", 1)[1] for url in urls]
+
+
+def test_mock_sim_decorated_calls_in_two_threads_keep_their_own_models():
+    barrier = threading.Barrier(2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(in_thread, name, barrier) for name in ("a", "b")]
+        seen = [future.result(timeout=30) for future in futures]
+
+    assert seen == [["a"], ["b"]]
+    assert hook._ROUTER.models == []
+    assert plain_client_reaches_its_endpoint()
+
+
 def test_mock_sim_coexists_with_moto_for_other_services():
     from moto import mock_aws
 
@@ -106,6 +171,58 @@ def test_detach_returns_the_client_to_its_endpoint():
     with pytest.raises(EndpointConnectionError):
         client.create_queue(QueueName="b")
     assert list(model.queues) == ["a"]
+
+
+def test_server_queue_urls_point_at_the_server_and_resolve():
+    with SimServer(preset="ideal") as server:
+        client = new_client(endpoint_url=server.url)
+        created = client.create_queue(QueueName="here")["QueueUrl"]
+        dlq = client.create_queue(QueueName="here-dlq")["QueueUrl"]
+        arn = "arn:aws:sqs:us-east-1:123456789012:here-dlq"
+        policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})
+        client.set_queue_attributes(
+            QueueUrl=created, Attributes={"RedrivePolicy": policy}
+        )
+        looked_up = client.get_queue_url(QueueName="here")["QueueUrl"]
+        listed = client.list_queues()["QueueUrls"]
+        sources = client.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"]
+        # an SDK that sends each request to the queue's URL reaches the server
+        routed = new_client(endpoint_url=created)
+        routed.send_message(QueueUrl=created, MessageBody="hello")
+        got = client.receive_message(QueueUrl=looked_up, WaitTimeSeconds=1)
+
+    expected = f"http://127.0.0.1:{server.port}/123456789012/here"
+    assert created == looked_up == expected
+    assert listed == [expected, expected + "-dlq"]
+    assert sources == [expected]
+    assert [m["Body"] for m in got["Messages"]] == ["hello"]
+
+
+def test_wsgi_app_queue_urls_follow_the_host_asked():
+    app = make_wsgi_app(SimModel(preset="ideal", realtime=True))
+    body = json.dumps({"QueueName": "wsgi"}).encode()
+    environ = {
+        "HTTP_X_AMZ_TARGET": "AmazonSQS.CreateQueue",
+        "HTTP_HOST": "localhost:4566",
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    statuses: list[str] = []
+
+    payload = b"".join(app(environ, lambda status, headers: statuses.append(status)))
+
+    assert statuses == ["200 OK"]
+    assert json.loads(payload) == {
+        "QueueUrl": "http://localhost:4566/123456789012/wsgi"
+    }
+
+
+def test_in_process_queue_urls_keep_the_aws_form():
+    with mock_sim(preset="ideal"):
+        url = new_client().create_queue(QueueName="inproc")["QueueUrl"]
+
+    assert url == "https://sqs.us-east-1.amazonaws.com/123456789012/inproc"
 
 
 SCRIPT = textwrap.dedent("""

@@ -10,7 +10,7 @@ import pytest
 from loop import inversions, percentile, run_loop
 
 from labsupport.errors import ConfigError
-from labsupport.sim import PRESETS, SimModel
+from labsupport.sim import PRESETS, SimConfigError, SimModel
 from labsupport.sim.backend import open_sim
 
 
@@ -164,6 +164,53 @@ def test_concurrent_use_loses_and_corrupts_nothing():
 def test_bad_configuration_names_the_valid_choices(kwargs, word):
     with pytest.raises(ConfigError, match=word):
         open_sim(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            {"servers": "8"},
+            "Invalid sim parameter servers: must be a whole number from 1 to "
+            "1,000; got '8'.",
+        ),
+        (
+            {"replicas": 2.0},
+            "Invalid sim parameter replicas: must be a whole number from 1 to "
+            "1,000; got 2.0.",
+        ),
+        (
+            {"rtt_median_ms": math.nan},
+            "Invalid sim parameter rtt_median_ms: must be a finite number of 0 "
+            "or more; got nan.",
+        ),
+        (
+            {"propagation_median_ms": math.inf},
+            "Invalid sim parameter propagation_median_ms: must be a finite "
+            "number of 0 or more; got inf.",
+        ),
+        (
+            {"delete_miss_rate": math.nan},
+            "Invalid sim parameter delete_miss_rate: must be a probability from "
+            "0 to 1; got nan.",
+        ),
+        (
+            {"throttle_rate": "0.1"},
+            "Invalid sim parameter throttle_rate: must be a probability from 0 "
+            "to 1; got '0.1'.",
+        ),
+        (
+            {"exaggerated": 1},
+            "Invalid sim parameter exaggerated: must be True or False; got 1.",
+        ),
+    ],
+)
+def test_bad_parameter_values_name_the_parameter_range_and_value(override, expected):
+    with pytest.raises(SimConfigError) as excinfo:
+        SimModel(preset="ideal", **override)
+
+    assert str(excinfo.value) == expected
+    assert isinstance(excinfo.value, ConfigError)
 
 
 def test_every_parameter_can_be_overridden_by_name():

@@ -297,6 +297,47 @@ def test_visibility_timeout_expiry_redelivers_with_rising_count(ideal):
     assert again["Messages"][0]["MessageId"] == first["Messages"][0]["MessageId"]
 
 
+@pytest.mark.parametrize("preset", ["ideal", "realistic", "classroom"])
+def test_zero_visibility_timeout_leaves_the_message_receivable_at_once(preset):
+    from labsupport.sim.backend import open_sim
+
+    with open_sim(preset=preset, seed=5) as conn:
+        client = conn.client
+        url = make_queue(client)
+        client.send_message(QueueUrl=url, MessageBody="x")
+        ask = dict(
+            QueueUrl=url,
+            VisibilityTimeout=0,
+            MaxNumberOfMessages=2,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+
+        answers = [client.receive_message(**ask) for _ in range(3)]
+
+    # one message, returned by every receive, each time counted once more
+    assert [
+        [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in a["Messages"]]
+        for a in answers
+    ] == [[("x", "1")], [("x", "2")], [("x", "3")]]
+
+
+def test_zero_visibility_timeout_short_polls_see_the_message_again(client):
+    url = make_queue(client)
+    client.send_message(QueueUrl=url, MessageBody="x")
+
+    first = client.receive_message(
+        QueueUrl=url, VisibilityTimeout=0, MaxNumberOfMessages=2
+    )
+    second = client.receive_message(
+        QueueUrl=url, VisibilityTimeout=0, MaxNumberOfMessages=2
+    )
+
+    assert [m["Body"] for m in first["Messages"]] == ["x"]
+    assert [m["Body"] for m in second["Messages"]] == ["x"]
+    assert counts(client, url) == (1, 0, 0)
+
+
 def test_outdated_receipt_handle_deletes_nothing(ideal):
     client, model = ideal.client, ideal.details["model"]
     url = make_queue(client)
@@ -409,6 +450,21 @@ def test_fifo_group_is_held_while_in_flight(client):
 
     assert [m["Body"] for m in first + second + fourth] == ["a1", "b1", "a2"]
     assert "Messages" not in third
+
+
+def test_fifo_zero_visibility_timeout_gives_the_group_again_in_order(client):
+    url = make_queue(client, "zero.fifo", ContentBasedDeduplication="true")
+    for body, group in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+        send_fifo(client, url, body, group)
+
+    answers = [
+        client.receive_message(
+            QueueUrl=url, VisibilityTimeout=0, MaxNumberOfMessages=10
+        )["Messages"]
+        for _ in range(2)
+    ]
+
+    assert [[m["Body"] for m in a] for a in answers] == [["a1", "a2", "b1"]] * 2
 
 
 def test_fifo_order_and_sequence_numbers(client):
