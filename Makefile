@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit notebooks bench bench-smoke lab clean
+.PHONY: demo test lint typecheck unit notebooks refresh-notebooks bench bench-smoke lab clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: $(STAMP)
 test: lint typecheck unit notebooks bench-smoke
 
 lint: $(STAMP)
-	$(BIN)/ruff check labsupport tests benchmarks solutions
-	$(BIN)/ruff format --check labsupport tests benchmarks solutions
+	$(BIN)/ruff check labsupport tests benchmarks solutions scripts
+	$(BIN)/ruff format --check labsupport tests benchmarks solutions scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -32,6 +32,10 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
+
+## Re-run every notebook in place after a change to the kit (then make notebooks)
+refresh-notebooks: $(STAMP)
+	$(BIN)/python scripts/refresh_notebooks.py
 
 ## Benchmarks at small sizes, so the scripts keep working (figures only indicative)
 bench-smoke: $(STAMP)
