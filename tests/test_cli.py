@@ -98,3 +98,34 @@ def test_unwritable_report_folder_fails_before_the_run(tmp_path, capsys) -> None
     assert status == 2
     assert "Cannot write the report" in err
     assert "Traceback" not in err
+
+
+def _run_json(capsys, *extra: str) -> dict:
+    argv = ["run", "--backend", "sim", "--messages", "2000", "--seed", "1", "--json"]
+    assert main([*argv, *extra]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    summary.pop("elapsed_s")  # wall-clock time, the only figure that may vary
+    return summary
+
+
+def test_sim_standard_run_shows_the_standard_queue_effects_repeatably(capsys) -> None:
+    first = _run_json(capsys)
+    assert first == _run_json(capsys)
+    assert first["inversions"] > 0
+    lat = first["latency_ms"]
+    # Published: p95 send-to-receive with long polling of roughly 100-300 ms;
+    # p95 lies between p90 and p99.
+    assert lat["p90"] <= 300
+    assert lat["p99"] >= 100
+    assert first["missing"] == 0
+    assert first["virtual_elapsed_s"] > 0
+
+
+def test_sim_classroom_preset_shows_duplicates(capsys) -> None:
+    assert _run_json(capsys, "--preset", "classroom")["duplicates"] > 0
+
+
+def test_sim_fifo_one_group_is_in_order_and_once(capsys) -> None:
+    summary = _run_json(capsys, "--queue-type", "fifo")
+    assert (summary["inversions"], summary["duplicates"]) == (0, 0)
+    assert summary["unique_delivered"] == 2000
