@@ -27,6 +27,7 @@ __all__ = [
     "check_batch_size",
     "check_body",
     "check_count",
+    "check_delay",
     "check_entry_id",
     "check_group_id",
     "check_max_messages",
@@ -194,6 +195,11 @@ def check_wait_time(value: Any) -> int:
 def check_visibility_timeout(value: Any) -> int:
     """VisibilityTimeout is 0 to 43,200 seconds (12 hours)."""
     return _check_int("VisibilityTimeout (seconds)", value, 0, MAX_VISIBILITY_TIMEOUT)
+
+
+def check_delay(value: Any) -> int:
+    """DelaySeconds is 0 to 900 seconds (15 minutes)."""
+    return _check_int("DelaySeconds", value, 0, MAX_DELAY_SECONDS)
 
 
 def check_count(value: Any, rule: str = "message count") -> int:

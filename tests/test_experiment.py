@@ -404,3 +404,23 @@ def test_zero_empty_polls_is_refused_not_replaced(moto_conn) -> None:
     url = moto_conn.create_queue("zero")
     with pytest.raises(InvalidParameter, match="max_empty_polls"):
         receive_repeatedly(moto_conn, url, max_empty_polls=0)
+
+
+def test_delays_hold_messages_back_until_their_time() -> None:
+    with connect("sim", seed=1, preset="ideal") as conn:
+        url = conn.create_queue("trickle")
+        sent = send_batches(conn, url, ["a", "b", "c"], delays=[0, 5, 10])
+        assert list(sent.sends["delay_s"]) == [0, 5, 10]
+        early = receive_repeatedly(conn, url, wait_time=0, max_empty_polls=1)
+        late = receive_repeatedly(conn, url, expected=2, wait_time=20)
+    assert len(early.deliveries) == 1
+    assert sorted(late.deliveries["latency_ms"]) == pytest.approx([5000, 10000], abs=1)
+
+
+@pytest.mark.parametrize(
+    ("delays", "words"), [([0], "one DelaySeconds"), ([0, 901], "0 to 900")]
+)
+def test_delays_are_checked_before_sending(moto_conn, delays, words) -> None:
+    url = moto_conn.create_queue("delays")
+    with pytest.raises(InvalidParameter, match=words):
+        send_batches(moto_conn, url, ["a", "b"], delays=delays)

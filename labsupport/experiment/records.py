@@ -13,6 +13,7 @@ the ``sim`` backend); durations in milliseconds say so in their name.
     attempts (int): batch calls that carried this message.
     error_code (str or None): why it was not sent, if it was not.
     group_id (str or None): MessageGroupId on FIFO queues.
+    delay_s (int): the message's DelaySeconds (0 unless asked for).
 
 ``deliveries``: one row per message returned by a receive call.
     seq (int): the sequence number read from the message body.
@@ -42,6 +43,7 @@ SEND_COLUMNS = [
     "attempts",
     "error_code",
     "group_id",
+    "delay_s",
 ]
 DELIVERY_COLUMNS = [
     "seq",

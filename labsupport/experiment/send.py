@@ -32,6 +32,7 @@ from labsupport.limits import (
     check_batch_size,
     check_body,
     check_count,
+    check_delay,
     check_group_id,
     message_size,
 )
@@ -72,6 +73,7 @@ class _Message:
     body: str
     size: int
     group_id: str | None
+    delay_s: int = 0
     entry_id: str = ""
     message_id: str | None = None
     send_time: float | None = None
@@ -110,6 +112,7 @@ class Sender:
         run_id: str | None = None,
         batch_size: int = 10,
         group_ids: Sequence[str] | None = None,
+        delays: Sequence[int] | None = None,
         max_attempts: int = 5,
         seed: int | None = None,
         max_message_size: int | None = None,
@@ -124,8 +127,11 @@ class Sender:
         bodies = _check_bodies(bodies)
         groups = self._check_groups(group_ids, len(bodies))
         limit = max_message_size or self._queue_max_size()
+        delay_list = self._check_delays(delays, len(bodies))
         self._messages = [
-            _Message(seq, body, self._size(seq, body, limit), groups[seq])
+            _Message(
+                seq, body, self._size(seq, body, limit), groups[seq], delay_list[seq]
+            )
             for seq, body in enumerate(bodies)
         ]
         self._next = 0
@@ -157,6 +163,24 @@ class Sender:
                 "a string" if isinstance(group_ids, str) else len(group_ids),
             )
         return [check_group_id(group) for group in group_ids]
+
+    def _check_delays(self, delays: Sequence[int] | None, count: int) -> list[int]:
+        if delays is None:
+            return [0] * count
+        if self.fifo:
+            raise InvalidParameter(
+                "delays",
+                "given for standard queues only",
+                "a FIFO queue",
+                "FIFO queues take DelaySeconds per queue, not per message.",
+            )
+        if isinstance(delays, str) or len(delays) != count:
+            raise InvalidParameter(
+                "delays",
+                f"one DelaySeconds per message ({count})",
+                "a string" if isinstance(delays, str) else len(delays),
+            )
+        return [check_delay(delay) for delay in delays]
 
     def _size(self, seq: int, body: str, limit: int) -> int:
         stamp = stamp_attributes(self.run_id, 10**9, 2.0e9)  # widest stamp
@@ -274,6 +298,8 @@ class Sender:
         if self.fifo:
             entry["MessageGroupId"] = msg.group_id
             entry["MessageDeduplicationId"] = f"{self.run_id}-{msg.seq}"
+        if msg.delay_s:
+            entry["DelaySeconds"] = msg.delay_s
         return entry
 
     def _backoff(self, attempt: int) -> float:
@@ -293,6 +319,7 @@ class Sender:
                 "attempts": m.attempts,
                 "error_code": None if m.message_id else m.error_code,
                 "group_id": m.group_id,
+                "delay_s": m.delay_s,
             }
             for m in self._messages
         ]
@@ -334,6 +361,7 @@ def send_batches(
     *,
     batch_size: int = 10,
     group_ids: Sequence[str] | None = None,
+    delays: Sequence[int] | None = None,
     max_attempts: int = 5,
     seed: int | None = None,
 ) -> SendResult:
@@ -341,9 +369,11 @@ def send_batches(
 
     On a FIFO queue every message goes to group ``"0"`` unless
     ``group_ids`` gives one per message; deduplication ids are
-    ``<run id>-<seq>``. Returns a :class:`SendResult` whose ``sends`` table
-    has one row per body and whose ``failed`` list names the ones SQS did
-    not accept and why.
+    ``<run id>-<seq>``. ``delays`` gives each message of a standard queue
+    its own DelaySeconds (0 to 900): a way to make messages become
+    receivable over time, as a trickle of traffic would. Returns a
+    :class:`SendResult` whose ``sends`` table has one row per body and whose
+    ``failed`` list names the ones SQS did not accept and why.
     """
     sender = Sender(
         conn,
@@ -351,6 +381,7 @@ def send_batches(
         bodies,
         batch_size=batch_size,
         group_ids=group_ids,
+        delays=delays,
         max_attempts=max_attempts,
         seed=seed,
     )
