@@ -43,7 +43,7 @@ def make_run() -> Run:
     # seq 0..5 sent; received over three polls as 1, 0, 2 | 1 again, 3 | 5;
     # seq 4 missing, seq 1 delivered twice
     sends = pd.DataFrame(
-        [[s, f"e{s}", f"m{s}", True, 100.0, 10, 1, None, None] for s in range(6)],
+        [[s, f"e{s}", f"m{s}", True, 100.0, 10, 1, None, None, 0] for s in range(6)],
         columns=SEND_COLUMNS,
     )
     received = [
