@@ -47,6 +47,13 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="opt in to real AWS (costs money; see README)",
     )
+    parser.add_argument(
+        "--aws-message-cap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="aws backend: refuse to send more than N messages (default 10000)",
+    )
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,27 +72,44 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.backend == "endpoint":
         options["endpoint_url"] = args.endpoint_url
     if args.backend == "aws":
-        options["allow_aws"] = args.allow_aws
+        if args.allow_aws:  # else SQS_LAB_ALLOW_AWS decides
+            options["allow_aws"] = True
+        if args.aws_message_cap is not None:
+            options["max_messages"] = args.aws_message_cap
     return options
 
 
 def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="run one experiment and write its report")
     add_backend_options(run)
-    run.add_argument("--messages", type=int, default=200)
-    run.add_argument("--batch-size", type=int, default=10)
+    run.add_argument(
+        "--messages", type=int, default=200, help="messages to send (default 200)"
+    )
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        default=10,
+        help="entries per SendMessageBatch call, 1 to 10 (default 10)",
+    )
     run.add_argument(
         "--wait-time",
         type=int,
         default=20,
         help="WaitTimeSeconds: 0 short polling, up to 20 long polling",
     )
-    run.add_argument("--visibility-timeout", type=int, default=30)
+    run.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=30,
+        help="seconds a received message stays hidden (default 30)",
+    )
     run.add_argument("--queue-type", choices=["standard", "fifo"], default="standard")
     run.add_argument(
         "--groups", type=int, default=1, help="FIFO message groups (default 1)"
     )
-    run.add_argument("--payload-bytes", type=int, default=100)
+    run.add_argument(
+        "--payload-bytes", type=int, default=100, help="body size (default 100)"
+    )
     run.add_argument(
         "--keep", action="store_true", help="do not delete messages (shows redelivery)"
     )
@@ -100,10 +124,19 @@ def _add_demo(sub: Any) -> None:
     demo = sub.add_parser(
         "demo", help="instructor demo: ideal vs realistic vs FIFO, side by side"
     )
-    demo.add_argument("--messages", type=int, default=1000)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--out", type=Path, default=Path("report/demo"))
-    demo.add_argument("--json", action="store_true")
+    demo.add_argument(
+        "--messages", type=int, default=1000, help="messages per run (default 1000)"
+    )
+    demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report/demo"),
+        help="report directory (default report/demo)",
+    )
+    demo.add_argument(
+        "--json", action="store_true", help="print the summaries as JSON on stdout"
+    )
     demo.set_defaults(func=cmd_demo)
 
 

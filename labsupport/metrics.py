@@ -41,6 +41,7 @@ __all__ = [
     "deliveries_per_message",
     "empty_receive_ratio",
     "first_deliveries",
+    "inversions_within_groups",
     "latency_percentiles",
     "ledger",
     "messages_per_receive",
@@ -409,6 +410,21 @@ def summarize(
         "seed": None if seed is None else int(seed),
     }
     return {key: summary[key] for key in SUMMARY_KEYS}
+
+
+def inversions_within_groups(sends: pd.DataFrame, deliveries: pd.DataFrame) -> int:
+    """Inversions counted inside each message group, summed over the groups.
+
+    A FIFO queue promises order within a MessageGroupId only, so this is the
+    figure that must be 0 there; pairs from different groups do not count.
+    Messages without a group (standard queues) form one group.
+    """
+    sends = _table(sends, ["seq", "sent", "group_id"], "sends")
+    group_of = dict(zip(sends["seq"].astype("int64"), sends["group_id"], strict=True))
+    by_group: dict[Any, list[int]] = {}
+    for seq in receive_order(_own_deliveries(sends, deliveries)):
+        by_group.setdefault(group_of.get(seq), []).append(seq)
+    return sum(count_inversions(seqs) for seqs in by_group.values())
 
 
 def _own_deliveries(sends: pd.DataFrame, deliveries: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("deliveries", summary.get("deliveries")),
         ("duplicates", summary.get("duplicates")),
         ("missing", summary.get("missing")),
+        ("queue", _queue_line(summary)),
         ("ordering inversions", summary.get("inversions")),
         (
             "adjacent pairs out of order",
@@ -54,10 +55,23 @@ def format_summary(summary: dict[str, Any]) -> str:
         ),
         ("wall-clock time", f"{summary.get('elapsed_s')} s"),
     ]
+    if summary.get("inversions_within_groups") is not None:
+        rows.insert(
+            8, ("inversions within groups", summary["inversions_within_groups"])
+        )
     if summary.get("virtual_elapsed_s") is not None:
         rows.append(("time on the model's clock", f"{summary['virtual_elapsed_s']} s"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def _queue_line(summary: dict[str, Any]) -> str:
+    kind = str(summary.get("queue_type", "standard"))
+    if summary.get("groups"):
+        kind += f", {summary['groups']} message group(s)"
+    if summary.get("preset"):
+        kind += f", {summary['preset']} model"
+    return kind
 
 
 def run_demo(

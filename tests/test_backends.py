@@ -207,7 +207,7 @@ def test_aws_service_errors_reach_the_caller_unchanged() -> None:
     assert conn.created_queues == []
 
 
-@pytest.mark.parametrize("value", ["false", "yes", 1, None])
+@pytest.mark.parametrize("value", ["false", "yes", 1])
 def test_aws_opt_in_must_be_a_real_boolean(value) -> None:
     with pytest.raises(ConfigError, match="True or False"):
         connect("aws", allow_aws=value, region="eu-west-1")
@@ -233,3 +233,15 @@ def test_wrong_options_are_config_errors(backend, options, words) -> None:
 def test_seed_and_the_ideal_preset_are_accepted_everywhere() -> None:
     with connect("moto", seed=4, preset="ideal") as conn:
         assert conn.backend == "moto"
+
+
+def test_an_explicit_no_beats_the_environment_opt_in(monkeypatch) -> None:
+    monkeypatch.setenv("SQS_LAB_ALLOW_AWS", "1")
+    with pytest.raises(AwsOptInRequired):
+        connect("aws", allow_aws=False, region="eu-west-1")
+
+
+def test_an_unknown_profile_is_a_kit_error(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nosuchprofile")
+    with pytest.raises(MissingCredentials, match="nosuchprofile"):
+        connect("aws", allow_aws=True, region="eu-west-1")

@@ -129,3 +129,11 @@ def test_sim_fifo_one_group_is_in_order_and_once(capsys) -> None:
     summary = _run_json(capsys, "--queue-type", "fifo")
     assert (summary["inversions"], summary["duplicates"]) == (0, 0)
     assert summary["unique_delivered"] == 2000
+
+
+def test_fifo_groups_report_the_inversions_that_matter(capsys) -> None:
+    summary = _run_json(capsys, "--queue-type", "fifo", "--groups", "4")
+    assert summary["queue_type"] == "fifo"
+    assert summary["groups"] == 4
+    assert summary["inversions"] > 0  # across groups: no order promised
+    assert summary["inversions_within_groups"] == 0

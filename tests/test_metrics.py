@@ -109,6 +109,7 @@ def test_public_names_are_the_documented_ones() -> None:
         "deliveries_per_message",
         "empty_receive_ratio",
         "first_deliveries",
+        "inversions_within_groups",
         "latency_percentiles",
         "ledger",
         "messages_per_receive",
@@ -507,3 +508,14 @@ def test_foreign_deliveries_leave_ordering_and_latency_alone() -> None:
     assert summary["latency_ms"]["max"] == 30.0
     assert summary["deliveries"] == 5
     assert (summary["unique_delivered"], summary["duplicates"]) == (3, 0)
+
+
+def test_inversions_within_groups_ignore_pairs_across_groups() -> None:
+    sends = make_sends([True] * 4)
+    sends["group_id"] = ["a", "b", "a", "b"]
+    # received 1, 0, 3, 2: group a sees 0 then 2, group b sees 1 then 3
+    deliveries = in_order([1, 0, 3, 2])
+    assert metrics.count_inversions([1, 0, 3, 2]) == 2
+    assert metrics.inversions_within_groups(sends, deliveries) == 0
+    # received 2, 0: group a out of order
+    assert metrics.inversions_within_groups(sends, in_order([2, 0, 1, 3])) == 1

@@ -3,8 +3,9 @@
 Real SQS costs money (about $0.40 per million standard requests) and acts on
 a real account, so this backend:
 
-- refuses to start unless ``allow_aws=True`` is passed or the environment
-  variable ``SQS_LAB_ALLOW_AWS`` is ``1``;
+- refuses to start unless ``allow_aws=True`` is passed, or ``allow_aws`` is
+  left out and the environment variable ``SQS_LAB_ALLOW_AWS`` is ``1`` (an
+  explicit ``allow_aws=False`` always refuses);
 - needs a region, and says which settings it looked at when there is none;
 - checks that credentials exist before any request, naming where it looked;
 - gives every queue it creates the prefix ``sqslab-<run id>-`` and the tag
@@ -19,6 +20,7 @@ import os
 from typing import Any
 
 import boto3
+from botocore.exceptions import ProfileNotFound
 
 from labsupport.backends.connection import Connection, client_config, new_run_id
 from labsupport.errors import (
@@ -38,7 +40,7 @@ RUN_TAG = "sqs-lab-run"
 def open_aws(
     region: str | None = None,
     *,
-    allow_aws: bool = False,
+    allow_aws: bool | None = None,
     profile: str | None = None,
     max_messages: int | None = DEFAULT_MESSAGE_CAP,
     session: Any = None,
@@ -48,20 +50,29 @@ def open_aws(
     ``session`` may be a ready boto3 session (tests pass one whose client
     is stubbed).
     """
-    if not isinstance(allow_aws, bool):
+    if allow_aws is not None and not isinstance(allow_aws, bool):
         # A string such as "false" from papermill or a config file is truthy:
         # only a real True may opt in to a paid service.
         raise ConfigError(
             f"Invalid allow_aws: must be True or False; got {allow_aws!r}."
         )
-    if not (allow_aws or os.environ.get(OPT_IN_ENV) == "1"):
+    # An explicit False wins over a leftover environment variable.
+    opted_in = allow_aws if allow_aws is not None else os.environ.get(OPT_IN_ENV) == "1"
+    if not opted_in:
         raise AwsOptInRequired(
             "The aws backend sends requests to real Amazon SQS, which costs money. "
             f"Opt in with connect('aws', allow_aws=True) or {OPT_IN_ENV}=1 "
             "(sqs-lab: --allow-aws)."
         )
     if session is None:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
+        try:
+            session = boto3.session.Session(profile_name=profile, region_name=region)
+        except ProfileNotFound as err:
+            raise MissingCredentials(
+                f"The AWS profile {err.kwargs.get('profile')!r} is not configured "
+                "(AWS_PROFILE or profile=). List yours with "
+                "'aws configure list-profiles'."
+            ) from None
     region = region or session.region_name
     if not region:
         raise MissingRegion(
@@ -73,9 +84,10 @@ def open_aws(
         raise MissingCredentials(
             "No AWS credentials found for the aws backend. Looked at: the "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables, AWS_PROFILE"
-            f"{' (' + profile + ')' if profile else ''}, ~/.aws/credentials and "
-            "~/.aws/config, and instance roles. Configure one (aws configure), "
-            "or use an offline backend."
+            f"{' (' + profile + ')' if profile else ''}, the shared credentials "
+            "and config files (~/.aws/credentials and ~/.aws/config, or where "
+            "AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE point), and instance "
+            "roles. Configure one (aws configure), or use an offline backend."
         )
     run_id = new_run_id()
     client = session.client("sqs", region_name=region, config=client_config())

@@ -260,7 +260,7 @@ def _result(
     seed: int | None,
     url: str,
 ) -> ExperimentResult:
-    from labsupport.metrics import summarize
+    from labsupport.metrics import inversions_within_groups, summarize
 
     sent = sender.result()
     received = receiver.result(reason)
@@ -275,6 +275,14 @@ def _result(
     virtual = getattr(conn.clock, "virtual", False)
     summary["virtual_elapsed_s"] = round(clock_elapsed, 3) if virtual else None
     summary["stopped_because"] = reason
+    summary["queue_type"] = "fifo" if sender.fifo else "standard"
+    summary["preset"] = conn.details.get("preset")
+    if sender.fifo:
+        groups = sent.sends["group_id"].nunique()
+        summary["groups"] = int(groups)
+        summary["inversions_within_groups"] = inversions_within_groups(
+            sent.sends, received.deliveries
+        )
     params: dict[str, Any] = {
         k: v for k, v in conn.details.items() if isinstance(v, str | int | float)
     }
