@@ -49,7 +49,7 @@ bench: $(STAMP)
 
 ## JupyterLab on the notebooks
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .mypy_cache .ruff_cache
