@@ -15,6 +15,7 @@ workload), :mod:`~labsupport.worker.status`, :mod:`~labsupport.worker.serve`
 """
 
 from labsupport.worker.daemon import (
+    BadJob,
     Job,
     Worker,
     WorkerSettings,
@@ -35,6 +36,7 @@ from labsupport.worker.thumbnails import (
 
 __all__ = [
     "STATUS_KEYS",
+    "BadJob",
     "Claim",
     "Delivery",
     "Heartbeat",

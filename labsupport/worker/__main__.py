@@ -2,6 +2,9 @@
 
 import sys
 
-from labsupport.worker.cli import main
+try:
+    from labsupport.worker.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the kit is still being imported
+    sys.exit(130)
 
 sys.exit(main())

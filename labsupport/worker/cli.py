@@ -9,12 +9,20 @@ and also run as ``python -m labsupport.worker COMMAND ...``.
 ``sqs-lab thumbnails submit --endpoint-url URL --count N [--poison K]``
     creates the queues and bucket if needed, uploads N images, sends N jobs.
 ``sqs-lab worker --endpoint-url URL [--store PATH] [--wait-time S] ...``
-    one worker; SIGINT/SIGTERM stop it cleanly, a second one at once.
+    one worker; SIGINT/SIGTERM stop it cleanly (the current job finishes
+    within ``--stop-grace`` or is released); a second one releases the
+    current job at once, or ends an idle worker's long poll at once.
 ``sqs-lab thumbnails status --endpoint-url URL [--json] [--store PATH]``
     the counts of :mod:`labsupport.worker.status`.
 
 The job store defaults to ``sqs-lab-jobs.sqlite3`` in the current directory:
 give workers and ``status`` the same ``--store``.
+
+Every option is checked before anything is sent or created (queue names,
+bucket name, the SQS limits, the store path, the endpoint URL); a bad one
+is one line on stderr naming the rule, the limit and the value, exit status
+2. A Ctrl-C before the worker's signal handlers are in place ends the
+command with one line and exit status 130.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STORE = "sqs-lab-jobs.sqlite3"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+INTERRUPTED = 130  # the shell's status for a command ended by SIGINT
 
 
 def add_worker_commands(sub: Any) -> None:
@@ -187,38 +197,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``sqs-lab worker``: one worker until SIGINT/SIGTERM (or its limits)."""
-    from labsupport.worker.daemon import install_signal_handlers
-    from labsupport.worker.thumbnails import thumbnail_worker
+    try:
+        return _run_worker(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the handlers were installed: nothing was started.
+        print("worker interrupted before it started", file=sys.stderr)
+        return INTERRUPTED
 
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from labsupport.worker.daemon import (
+        WorkerSettings,
+        check_run_limit,
+        install_signal_handlers,
+    )
+    from labsupport.worker.thumbnails import check_work_seconds, thumbnail_worker
+
+    settings = {
+        "wait_time": args.wait_time,
+        "max_messages": args.max_messages,
+        "visibility_timeout": args.visibility_timeout,
+        "failure_backoff": args.backoff,
+        "stop_grace": args.stop_grace,
+        "worker_id": args.worker_id,
+    }
+    names = _names(args)
+    WorkerSettings(**settings)  # every check before anything is sent
+    check_work_seconds(args.work_seconds)
+    check_run_limit("--max-jobs", args.max_jobs)
+    check_run_limit("--exit-when-idle polls", args.exit_when_idle)
     if not logging.getLogger().handlers:  # the entry point, not the library
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    with _clients(args) as clients:
+    with _clients(args, wait_time=args.wait_time) as clients:
         worker = thumbnail_worker(
             clients.sqs,
             clients.s3,
-            _names(args),
+            names,
             store_path=args.store,
-            wait_time=args.wait_time,
             work_seconds=args.work_seconds,
-            max_messages=args.max_messages,
-            visibility_timeout=args.visibility_timeout,
-            failure_backoff=args.backoff,
-            stop_grace=args.stop_grace,
-            worker_id=args.worker_id,
+            poll_sqs=clients.sqs_poll,
+            release_sqs=clients.sqs_once,
+            **settings,
         )
         restore = install_signal_handlers(worker)
         try:
             worker.run(max_jobs=args.max_jobs, max_empty_polls=args.exit_when_idle)
         finally:
-            restore()
+            # Close before restoring the handlers: a Ctrl-C now is ignored.
             worker.store.close()
+            restore()
     return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """``sqs-lab thumbnails submit``: resources, images, job messages."""
-    from labsupport.worker.thumbnails import ensure_resources, submit_jobs
+    from labsupport.worker.thumbnails import (
+        check_job_mix,
+        check_max_receive_count,
+        ensure_resources,
+        submit_jobs,
+    )
 
+    _names(args)
+    check_job_mix(args.count, args.poison, args.resend)
+    check_max_receive_count(args.max_receive_count)
     with _clients(args) as clients:
         resources = ensure_resources(
             clients.sqs,
@@ -244,8 +286,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     from labsupport.worker.status import format_status, thumbnail_status
     from labsupport.worker.thumbnails import find_resources
 
+    names = _names(args)
+    if not Path(args.store).exists():
+        print(
+            f"note: no job store at {args.store!r}: jobs_done and "
+            "duplicate_deliveries are 0 (pass the workers' --store)",
+            file=sys.stderr,
+        )
     with _clients(args) as clients:
-        resources = find_resources(clients.sqs, _names(args))
+        resources = find_resources(clients.sqs, names)
         status = thumbnail_status(clients.sqs, clients.s3, resources, args.store)
     print(json.dumps(status) if args.json else format_status(status))
     return 0
@@ -255,18 +304,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _names(args: argparse.Namespace) -> Any:
+    """The names given, checked (queue and bucket rules) before any request."""
+    from labsupport.worker.clients import check_endpoint_url
     from labsupport.worker.thumbnails import ThumbnailNames
 
+    check_endpoint_url(args.endpoint_url)
     return ThumbnailNames(args.queue, args.dead_letter_queue, args.bucket)
 
 
 @contextmanager
-def _clients(args: argparse.Namespace) -> Iterator[Any]:
+def _clients(args: argparse.Namespace, wait_time: int = 20) -> Iterator[Any]:
     """Clients for ``args.endpoint_url``; connection failures become BackendError."""
     from labsupport.worker.clients import connection_errors, local_clients
 
     with connection_errors(args.endpoint_url):
-        yield local_clients(args.endpoint_url, args.region)
+        yield local_clients(args.endpoint_url, args.region, wait_time)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         status: int = args.func(args)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except LabError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

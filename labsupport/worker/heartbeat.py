@@ -10,9 +10,16 @@ until the job ends or the lease is lost.
 The lease is lost when SQS refuses the extension with ReceiptHandleIsInvalid
 or MessageNotInflight (the message was deleted, or returned and was received
 again), or InvalidParameterValue (the total would pass the 12-hour limit on a
-message's visibility). The heartbeat then stops and sets :attr:`Heartbeat.lost`.
-Any other error (a timeout, a dropped connection) is logged and retried at
-the next beat.
+message's visibility), or when the ``on_beat`` callback returns False (the
+worker's claim in the job store was taken over). The heartbeat then stops and
+sets :attr:`Heartbeat.lost`. Any other error (a timeout, a dropped
+connection) is logged and retried at the next beat.
+
+:meth:`Heartbeat.stop` waits at most ``join_timeout`` seconds for a beat in
+progress: against an endpoint that hangs, the worker goes on without it (the
+thread is a daemon and ends with the process). Such a late beat may still
+extend the visibility after the worker released the message; the message
+then returns one visibility timeout later, and is not lost.
 
 Limitations: moto accepts a change of visibility made with any receipt
 handle the message ever had, so on moto a lease is lost only once the
@@ -56,7 +63,9 @@ class Heartbeat:
         interval: seconds between beats; keep it well under
             ``visibility_timeout`` so one late beat does not lose the lease.
         on_beat: called after each successful beat (the worker extends its
-            claim in the job store there).
+            claim in the job store there); returning False means the lease
+            is lost.
+        join_timeout: the longest :meth:`stop` waits for the thread, seconds.
 
     Use as a context manager around the job, or call :meth:`start` and
     :meth:`stop`.
@@ -70,7 +79,8 @@ class Heartbeat:
         *,
         visibility_timeout: int,
         interval: float,
-        on_beat: Callable[[], object] | None = None,
+        on_beat: Callable[[], bool] | None = None,
+        join_timeout: float = 1.0,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -78,6 +88,7 @@ class Heartbeat:
         self.visibility_timeout = visibility_timeout
         self.interval = interval
         self.on_beat = on_beat
+        self.join_timeout = join_timeout
         self.beats = 0
         self._lost = threading.Event()
         self._done = threading.Event()
@@ -94,10 +105,10 @@ class Heartbeat:
         return self
 
     def stop(self) -> None:
-        """Stop beating and wait for the thread (at most one call's duration)."""
+        """Stop beating; wait for a beat in progress, at most ``join_timeout`` s."""
         self._done.set()
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(self.join_timeout)
 
     def __enter__(self) -> Heartbeat:
         return self.start()
@@ -130,8 +141,10 @@ class Heartbeat:
             logger.warning("heartbeat failed, will retry: %s", err)
             return True
         self.beats += 1
-        if self.on_beat is not None:
-            self.on_beat()
+        if self.on_beat is not None and self.on_beat() is False:
+            logger.warning("claim lost in the job store: no more extensions")
+            self._lost.set()
+            return False
         logger.debug("visibility extended by %s s", self.visibility_timeout)
         return True
 

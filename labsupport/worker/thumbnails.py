@@ -12,13 +12,17 @@ Where things live (all in one bucket, beside the queues at one endpoint):
 =====================  =======================================================
 
 The job message body is JSON: ``{"job_id": ..., "bucket": ..., "key": ...}``.
-Jobs done and duplicate deliveries are counted from the worker's
-:class:`~labsupport.worker.store.JobStore`.
+Job ids are ``job-<submission>-<n>``: ``<submission>`` is 8 random hex digits
+drawn by each :func:`submit_jobs` call and ``<n>`` counts from 00001 within
+it, so ids are never reused, not by a second submitter, not after the
+endpoint restarted with an empty bucket, not in another bucket. In the
+worker's :class:`~labsupport.worker.store.JobStore` a job's key is
+``<bucket>/<job id>`` (:func:`job_key`); jobs done and duplicate deliveries
+are counted there, for the jobs whose records are in the bucket only.
 
-Limitations: the job records are written one object per job so that several
-submitters never overwrite each other; the numbering of new jobs, though,
-continues from the records present, so two submitters running at the same
-moment could pick the same job ids.
+A worker accepts a job only if its ``bucket`` is the worker's bucket and its
+``key`` is ``images/<job id>.jpg``; any other record fails (and after
+maxReceiveCount receives sits in the dead-letter queue).
 """
 
 from __future__ import annotations
@@ -26,17 +30,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import random
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from labsupport.errors import ConfigError
-from labsupport.limits import check_count
-from labsupport.worker.daemon import Job, Worker, WorkerSettings
+from labsupport.errors import ConfigError, InvalidParameter
+from labsupport.limits import check_count, check_queue_name
+from labsupport.worker.daemon import BadJob, Job, Worker, WorkerSettings
 from labsupport.worker.images import make_image
 from labsupport.worker.store import JobStore
 
@@ -45,8 +52,13 @@ __all__ = [
     "Resources",
     "ThumbnailHandler",
     "ThumbnailNames",
+    "check_bucket_name",
+    "check_job_mix",
+    "check_max_receive_count",
+    "check_work_seconds",
     "ensure_resources",
     "find_resources",
+    "job_key",
     "list_keys",
     "poison_jobs",
     "submit_jobs",
@@ -60,15 +72,98 @@ DEFAULT_MAX_RECEIVE_COUNT = 3
 # The dead-letter queue keeps messages for the longest time SQS allows (14 days).
 DLQ_RETENTION_S = 1_209_600
 POISON_BYTES = b"this is not an image\n"
+# SQS allows a redrive policy's maxReceiveCount from 1 to 1,000.
+MAX_RECEIVE_COUNT_LIMIT = 1_000
+# The longest extra work a job may be given, seconds (the longest visibility).
+MAX_WORK_SECONDS = 43_200
+# S3 bucket names: 3 to 63 characters of lowercase letters, digits, dots and
+# hyphens, starting and ending with a letter or digit, no "..", not an IP.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")
+_BUCKET_RULE = (
+    "3 to 63 characters of a-z 0-9 . -, starting and ending with a letter "
+    "or digit, no '..', not an IP address"
+)
+
+
+def check_bucket_name(name: str) -> str:
+    """Return ``name`` if S3 accepts it as a bucket name, else InvalidParameter."""
+    if (
+        not isinstance(name, str)
+        or not _BUCKET.fullmatch(name)
+        or ".." in name
+        or _IP_LIKE.fullmatch(name)
+    ):
+        raise InvalidParameter("bucket name", _BUCKET_RULE, name)
+    return name
+
+
+def check_max_receive_count(value: int) -> int:
+    """A redrive policy's maxReceiveCount is 1 to 1,000."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameter(
+            "maxReceiveCount", "a whole number from 1 to 1000", value
+        )
+    if not 1 <= value <= MAX_RECEIVE_COUNT_LIMIT:
+        raise InvalidParameter(
+            "maxReceiveCount", "a whole number from 1 to 1000", value
+        )
+    return value
+
+
+def check_work_seconds(value: float) -> float:
+    """Extra work per job: a finite number of seconds from 0 to 43,200."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_WORK_SECONDS
+    ):
+        raise InvalidParameter("work seconds", "a number from 0 to 43200", value)
+    return float(value)
+
+
+def check_job_mix(count: int, poison: int = 0, resend: int = 0) -> None:
+    """``count`` >= 1 jobs, 0..count of them poison, 0..good of them resent."""
+    check_count(count, "job count")
+    if isinstance(poison, bool) or not isinstance(poison, int):
+        raise InvalidParameter("poison job count", f"0 to {count}", poison)
+    if not 0 <= poison <= count:
+        raise InvalidParameter(
+            "poison job count", f"0 to the job count ({count})", poison
+        )
+    good = count - poison
+    if (
+        isinstance(resend, bool)
+        or not isinstance(resend, int)
+        or not 0 <= resend <= good
+    ):
+        raise InvalidParameter(
+            "resent job count", f"0 to the number of good jobs ({good})", resend
+        )
+
+
+def job_key(bucket: str, job_id: str) -> str:
+    """The store key of job ``job_id`` of ``bucket``."""
+    return f"{bucket}/{job_id}"
 
 
 @dataclass(frozen=True)
 class ThumbnailNames:
-    """The names of the job queue, its dead-letter queue and the bucket."""
+    """The names of the job queue, its dead-letter queue and the bucket.
+
+    Checked when made (InvalidQueueName, InvalidParameter), before any
+    request: the queue names against SQS's rule, the bucket against S3's.
+    """
 
     queue: str = "thumbnail-jobs"
     dead_letter: str = "thumbnail-jobs-dlq"
     bucket: str = "sqs-lab-thumbnails"
+
+    def __post_init__(self) -> None:
+        check_queue_name(self.queue, fifo=False)
+        check_queue_name(self.dead_letter, fifo=False)
+        check_bucket_name(self.bucket)
 
 
 @dataclass(frozen=True)
@@ -96,7 +191,7 @@ def ensure_resources(
     already are used as they are (their settings are not changed).
     """
     names = names or ThumbnailNames()
-    check_count(max_receive_count, "maxReceiveCount")
+    check_max_receive_count(max_receive_count)
     dlq_url = _find_or_create_queue(
         sqs, names.dead_letter, {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
     )
@@ -181,17 +276,13 @@ def submit_jobs(
             one job.
         seed: seeds the images and the choice of poison and resent jobs.
 
-    Returns the new job ids, in order. Side effects: objects under
-    ``images/`` and ``jobs/`` in the bucket, ``count + resend`` messages.
+    Returns the new job ids (``job-<submission>-<n>``, see the module
+    doc), in order. Side effects: objects under ``images/`` and ``jobs/`` in
+    the bucket, ``count + resend`` messages.
     """
-    check_count(count, "job count")
-    if not 0 <= poison <= count or not 0 <= resend <= count - poison:
-        raise ConfigError(
-            f"Invalid job mix: poison must be 0 to {count} and resend 0 to the "
-            f"number of good jobs; got poison={poison}, resend={resend}."
-        )
-    first = len(list_keys(s3, resources.bucket, "jobs/")) + 1
-    job_ids = [f"job-{number:05d}" for number in range(first, first + count)]
+    check_job_mix(count, poison, resend)
+    submission = uuid.uuid4().hex[:8]
+    job_ids = [f"job-{submission}-{number:05d}" for number in range(1, count + 1)]
     rng = random.Random(seed)
     bad = set(rng.sample(job_ids, poison))
     again = rng.sample([j for j in job_ids if j not in bad], resend)
@@ -254,38 +345,66 @@ class ThumbnailHandler:
 
     Args:
         s3: a boto3 S3 client.
+        bucket: the bucket this worker serves; a job naming another bucket,
+            or an image key other than ``images/<job_id>.jpg``, fails.
         size: the longest side of the thumbnail, in pixels.
         work_seconds: extra seconds each job takes (a sleep), so that a stop
-            can land in the middle of a job.
+            can land in the middle of a job; 0 to 43,200.
 
-    Side effect: writes ``thumbnails/<job_id>.jpg`` into the job's bucket,
-    overwriting it with the same picture if it is done twice.
+    Side effect: writes ``thumbnails/<job_id>.jpg`` into the bucket,
+    overwriting it with the same picture if it is done twice. Raises
+    :class:`~labsupport.worker.daemon.BadJob` for a job it refuses or an
+    image it cannot read.
     """
 
     def __init__(
-        self, s3: Any, size: int = THUMBNAIL_PX, work_seconds: float = 0.0
+        self,
+        s3: Any,
+        bucket: str,
+        size: int = THUMBNAIL_PX,
+        work_seconds: float = 0.0,
     ) -> None:
         self.s3 = s3
+        self.bucket = check_bucket_name(bucket)
         self.size = size
-        self.work_seconds = work_seconds
+        self.work_seconds = check_work_seconds(work_seconds)
 
     def __call__(self, job: Job) -> str:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        bucket, key = job.payload["bucket"], job.payload["key"]
-        data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        with Image.open(io.BytesIO(data)) as image:
-            picture = image.convert("RGB")
+        key = self._check(job)
+        data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                picture = image.convert("RGB")
+        except UnidentifiedImageError:
+            # Pillow's own message names a BytesIO object's address.
+            raise BadJob("not an image: cannot identify image file") from None
         picture.thumbnail((self.size, self.size))
         if self.work_seconds > 0:
             time.sleep(self.work_seconds)
         out = io.BytesIO()
         picture.save(out, format="JPEG", quality=85)
-        target = f"thumbnails/{job.key}.jpg"
+        target = f"thumbnails/{job.job_id}.jpg"
         self.s3.put_object(
-            Bucket=bucket, Key=target, Body=out.getvalue(), ContentType="image/jpeg"
+            Bucket=self.bucket,
+            Key=target,
+            Body=out.getvalue(),
+            ContentType="image/jpeg",
         )
         return target
+
+    def _check(self, job: Job) -> str:
+        """The image key of a valid job record, else BadJob."""
+        if job.error:
+            raise BadJob(job.error)
+        bucket, key = job.payload.get("bucket"), job.payload.get("key")
+        if bucket != self.bucket:
+            raise BadJob(f"bad job: bucket must be {self.bucket!r}; got {bucket!r}")
+        expected = f"images/{job.job_id}.jpg"
+        if key != expected:
+            raise BadJob(f"bad job: key must be images/<job_id>.jpg; got {key!r}")
+        return expected
 
 
 # -- a worker for this workload -------------------------------------------------
@@ -298,22 +417,39 @@ def thumbnail_worker(
     *,
     store_path: str | Path,
     work_seconds: float = 0.0,
+    poll_sqs: Any = None,
+    release_sqs: Any = None,
     **settings: Any,
 ) -> Worker:
     """A :class:`Worker` making thumbnails, with its store open.
 
-    Creates the queues and bucket if they are missing (with the default
-    maxReceiveCount), opens the store at ``store_path`` and passes
-    ``settings`` to :class:`WorkerSettings`. Close ``worker.store`` when done.
+    Checks ``settings`` (passed to :class:`WorkerSettings`) and
+    ``work_seconds``, opens the store at ``store_path`` (ConfigError naming
+    the path if it cannot), and only then creates the queues and bucket if
+    they are missing (with the default maxReceiveCount). ``poll_sqs`` and
+    ``release_sqs`` are passed to :class:`Worker`. Close ``worker.store``
+    when done.
     """
+    names = names or ThumbnailNames()
     if settings.get("worker_id") is None:
         settings.pop("worker_id", None)
-    resources = ensure_resources(
-        sqs,
-        s3,
-        names,
-        visibility_timeout=settings.get("visibility_timeout", 30),
-    )
+    worker_settings = WorkerSettings(**settings)
+    handler = ThumbnailHandler(s3, names.bucket, work_seconds=work_seconds)
     store = JobStore(store_path)
-    handler = ThumbnailHandler(s3, work_seconds=work_seconds)
-    return Worker(sqs, resources.queue_url, handler, store, WorkerSettings(**settings))
+    try:
+        resources = ensure_resources(
+            sqs, s3, names, visibility_timeout=worker_settings.visibility_timeout
+        )
+    except BaseException:
+        store.close()
+        raise
+    return Worker(
+        sqs,
+        resources.queue_url,
+        handler,
+        store,
+        worker_settings,
+        poll_sqs=poll_sqs,
+        release_sqs=release_sqs,
+        key_scope=names.bucket,
+    )

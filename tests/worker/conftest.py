@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from labsupport import connect
+from labsupport.backends.local import MotoServer
 from labsupport.worker import JobStore, Resources, ThumbnailNames, ensure_resources
 
 
@@ -37,14 +39,27 @@ def kit(tmp_path: Path) -> Iterator[Kit]:
             yield Kit(conn.client, s3, resources, store)
 
 
+@pytest.fixture
+def server() -> Iterator[MotoServer]:
+    """A moto server with empty state (moto's state is per process, not server)."""
+    moto = MotoServer().start()
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto.url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    yield moto
+    moto.stop()
+
+
 WORKER_CMD = [sys.executable, "-m", "labsupport.worker"]
 
 
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, timeout: float = 60, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m labsupport.worker ARGS`` to the end."""
     return subprocess.run(
         [*WORKER_CMD, *args], capture_output=True, text=True, timeout=timeout,
-        check=False, env=child_env(),
+        check=False, env=child_env(), cwd=cwd,
     )  # fmt: skip
 
 

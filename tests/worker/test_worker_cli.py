@@ -14,6 +14,8 @@ import pytest
 from conftest import WORKER_CMD, child_env, cli, spawn_worker, stop_all, wait_for_claim
 
 from labsupport.cli import build_parser
+from labsupport.worker import thumbnails
+from labsupport.worker.cli import main
 
 
 def free_port() -> int:
@@ -57,10 +59,142 @@ def test_bad_option_exits_2() -> None:
     assert result.returncode == 2
 
 
-def test_wait_time_outside_the_limit_is_refused(endpoint) -> None:
-    result = cli("worker", "--endpoint-url", endpoint, "--wait-time", "25")
+def test_wait_time_outside_the_limit_is_refused_and_creates_nothing(
+    tmp_path,
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = cli("worker", "--endpoint-url", url, "--wait-time", "25", cwd=tmp_path)
     assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
     assert "WaitTimeSeconds" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# In-process runs of the commands against a port where nothing listens: a
+# check made after the first request would answer "Cannot reach" instead.
+BAD_WORKER_OPTIONS = [
+    (["--wait-time", "25"], "WaitTimeSeconds"),
+    (["--wait-time", "-1"], "WaitTimeSeconds"),
+    (["--max-messages", "11"], "MaxNumberOfMessages"),
+    (["--visibility-timeout", "0"], "VisibilityTimeout"),
+    (["--visibility-timeout", "50000"], "VisibilityTimeout"),
+    (["--queue", "bad name!"], "queue name"),
+    (["--queue", "q" * 81], "queue name"),
+    (["--dead-letter-queue", "bad name!"], "queue name"),
+    (["--bucket", "b1"], "bucket name"),
+    (["--work-seconds", "nan"], "work seconds"),
+    (["--work-seconds", "inf"], "work seconds"),
+    (["--stop-grace", "-5"], "stop grace"),
+    (["--backoff", "-3"], "back-off"),
+    (["--max-jobs", "0"], "max-jobs"),
+    (["--exit-when-idle", "0"], "exit-when-idle"),
+    (["--store", "nodir/x/jobs.db"], "does not exist"),
+    (["--store", "."], "is a directory"),
+    (["--store", "/proc/version"], "/proc/version"),
+]  # fmt: skip
+
+
+def run_main(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("options", "named"), BAD_WORKER_OPTIONS)
+def test_bad_worker_option_is_refused_before_anything_is_sent(
+    capsys, monkeypatch, tmp_path, options, named
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"http://127.0.0.1:{free_port()}"
+
+    code, err = run_main(capsys, "worker", "--endpoint-url", url, *options)
+
+    assert code == 2
+    assert err.count("\n") == 1
+    assert named in err
+    assert "Cannot reach" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_store_that_is_not_a_database_is_refused(capsys, tmp_path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database " * 100)
+    url = f"http://127.0.0.1:{free_port()}"
+
+    code, err = run_main(capsys, "worker", "--endpoint-url", url, "--store", str(notes))
+
+    assert code == 2
+    assert "notes.txt" in err
+    assert "not a database" in err
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--count", "0"], ["--count", "2", "--poison", "5"],
+     ["--count", "3", "--resend", "4"], ["--count", "1", "--max-receive-count", "5000"],
+     ["--count", "1", "--queue", "bad name!"], ["--count", "1", "--bucket", "b1"]],
+)  # fmt: skip
+def test_bad_submit_option_is_refused_before_anything_is_sent(capsys, options) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    code, err = run_main(
+        capsys, "thumbnails", "submit", "--endpoint-url", url, *options
+    )
+
+    assert code == 2
+    assert err.startswith("python -m labsupport.worker: error: Invalid ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://",
+     "ftp://127.0.0.1:1"],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["worker"], ["thumbnails", "status"]])
+def test_malformed_endpoint_url_is_one_line_and_exit_code_2(
+    capsys, command, url
+) -> None:
+    code, err = run_main(capsys, *command, "--endpoint-url", url)
+    assert code == 2
+    assert "Invalid endpoint URL" in err
+    assert err.count("\n") == 1
+
+
+def test_ctrl_c_before_the_worker_started_is_one_line(
+    capsys, monkeypatch, tmp_path
+) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(thumbnails, "thumbnail_worker", interrupted)
+    url = f"http://127.0.0.1:{free_port()}"
+
+    code, err = run_main(
+        capsys, "worker", "--endpoint-url", url, "--store", str(tmp_path / "s.db")
+    )
+
+    assert code == 130
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_status_without_the_store_says_so_and_creates_nothing(
+    capsys, server, tmp_path
+) -> None:
+    # GIVEN one submitted job and no store file
+    run_main(capsys, "thumbnails", "submit", "--endpoint-url", server.url,
+             "--count", "1")  # fmt: skip
+    missing = tmp_path / "missing.sqlite3"
+
+    # WHEN status is asked with that store
+    code = main(["thumbnails", "status", "--endpoint-url", server.url,
+                 "--store", str(missing), "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+
+    # THEN the JSON is unchanged, stderr says the store is missing
+    assert code == 0
+    assert json.loads(out)["submitted"] == 1
+    assert "no job store" in err
+    assert not missing.exists()
 
 
 @pytest.mark.slow
