@@ -236,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotoCoreError as err:
         print(f"sqs-lab: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("sqs-lab: interrupted", file=sys.stderr)
+        return 130
     return status
 
 

@@ -32,7 +32,9 @@ def client_config(read_timeout: float = READ_TIMEOUT_S) -> Config:
     return Config(
         read_timeout=read_timeout,
         connect_timeout=CONNECT_TIMEOUT_S,
-        retries={"mode": "standard", "max_attempts": 3},
+        # botocore's max_attempts counts retries; total_max_attempts counts
+        # the first try too: 3 in all, standard mode's own default.
+        retries={"mode": "standard", "total_max_attempts": 3},
     )
 
 
