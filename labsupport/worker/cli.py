@@ -287,15 +287,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from labsupport.worker.thumbnails import find_resources
 
     names = _names(args)
+    with _clients(args) as clients:
+        resources = find_resources(clients.sqs, names)
+        status = thumbnail_status(clients.sqs, clients.s3, resources, args.store)
     if not Path(args.store).exists():
+        # Said after the endpoint answered: an unreachable endpoint is the
+        # one thing worth reporting then.
         print(
             f"note: no job store at {args.store!r}: jobs_done and "
             "duplicate_deliveries are 0 (pass the workers' --store)",
             file=sys.stderr,
         )
-    with _clients(args) as clients:
-        resources = find_resources(clients.sqs, names)
-        status = thumbnail_status(clients.sqs, clients.s3, resources, args.store)
     print(json.dumps(status) if args.json else format_status(status))
     return 0
 
