@@ -360,7 +360,7 @@ def test_a_string_is_not_a_list_of_bodies(moto_conn) -> None:
 @pytest.mark.parametrize(
     ("group_ids", "words"),
     [
-        (["a"], "one group id per message"),
+        (["a"], "one value per message"),
         (["a", "b c"], "MessageGroupId"),
         (["a", "x" * 129], "MessageGroupId"),
     ],
@@ -418,7 +418,7 @@ def test_delays_hold_messages_back_until_their_time() -> None:
 
 
 @pytest.mark.parametrize(
-    ("delays", "words"), [([0], "one DelaySeconds"), ([0, 901], "0 to 900")]
+    ("delays", "words"), [([0], "one value per message"), ([0, 901], "0 to 900")]
 )
 def test_delays_are_checked_before_sending(moto_conn, delays, words) -> None:
     url = moto_conn.create_queue("delays")

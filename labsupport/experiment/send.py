@@ -156,13 +156,7 @@ class Sender:
                 "a standard queue",
                 "Message groups order messages on FIFO queues.",
             )
-        if isinstance(group_ids, str) or len(group_ids) != count:
-            raise InvalidParameter(
-                "group_ids",
-                f"one group id per message ({count})",
-                "a string" if isinstance(group_ids, str) else len(group_ids),
-            )
-        return [check_group_id(group) for group in group_ids]
+        return [check_group_id(g) for g in _one_each("group_ids", group_ids, count)]
 
     def _check_delays(self, delays: Sequence[int] | None, count: int) -> list[int]:
         if delays is None:
@@ -174,13 +168,7 @@ class Sender:
                 "a FIFO queue",
                 "FIFO queues take DelaySeconds per queue, not per message.",
             )
-        if isinstance(delays, str) or len(delays) != count:
-            raise InvalidParameter(
-                "delays",
-                f"one DelaySeconds per message ({count})",
-                "a string" if isinstance(delays, str) else len(delays),
-            )
-        return [check_delay(delay) for delay in delays]
+        return [check_delay(d) for d in _one_each("delays", delays, count)]
 
     def _size(self, seq: int, body: str, limit: int) -> int:
         stamp = stamp_attributes(self.run_id, 10**9, 2.0e9)  # widest stamp
@@ -326,6 +314,17 @@ class Sender:
         sends = pd.DataFrame(rows, columns=SEND_COLUMNS)
         failed = [r for r in rows if r["attempts"] and not r["sent"]]
         return SendResult(sends=sends, failed=failed)
+
+
+def _one_each(rule: str, values: Sequence[Any], count: int) -> Sequence[Any]:
+    """``values`` if it is a list of exactly one value per message."""
+    if isinstance(values, str) or len(values) != count:
+        raise InvalidParameter(
+            rule,
+            f"one value per message ({count})",
+            "a string" if isinstance(values, str) else len(values),
+        )
+    return values
 
 
 def _check_bodies(bodies: Sequence[str]) -> Sequence[str]:
