@@ -187,21 +187,39 @@ def latency_cdf(runs: Tables | Mapping[str, Tables], *, log_x: bool = True) -> F
         log_x: latency axis (milliseconds) on a log scale (the default).
 
     Only first receipts count; the share is of messages received, so a run
-    with missing messages still reaches 1.0.
+    with missing messages still reaches 1.0. A single result is labelled
+    with its backend (and ``sim`` preset) from its summary and params; a
+    single bare table gets no legend, only its message count.
     """
     figure, ax = _new_figure()
     _draw_cdf(ax, _runs(runs), log_x)
     return figure
 
 
-def _runs(runs: Tables | Mapping[str, Tables]) -> dict[str, pd.DataFrame]:
-    """Deliveries tables by run label."""
+def _runs(runs: Tables | Mapping[str, Tables]) -> dict[str | None, pd.DataFrame]:
+    """Deliveries tables by run label (None: a single run without a name)."""
     if isinstance(runs, Mapping):
         return {str(label): _table(run, "deliveries") for label, run in runs.items()}
-    return {"run": _table(runs, "deliveries")}
+    return {_result_label(runs): _table(runs, "deliveries")}
 
 
-def _draw_cdf(ax: Axes, runs: Mapping[str, pd.DataFrame], log_x: bool) -> None:
+def _result_label(run: Tables) -> str | None:
+    """``backend (preset)`` from a result's summary and params, if it has them."""
+    summary = getattr(run, "summary", None)
+    backend = summary.get("backend") if isinstance(summary, Mapping) else None
+    if not backend:
+        return None
+    params = getattr(run, "params", None)
+    preset = params.get("preset") if isinstance(params, Mapping) else None
+    return f"{backend} ({preset})" if preset else str(backend)
+
+
+def _draw_cdf(
+    ax: Axes,
+    runs: Mapping[str | None, pd.DataFrame],
+    log_x: bool,
+    legend_below: bool = False,
+) -> None:
     ax.set_title("Latency CDF (first receipt)")
     ax.set_xlabel("latency (ms, log scale)" if log_x else "latency (ms)")
     ax.set_ylabel("share of received messages (0-1)")
@@ -213,14 +231,17 @@ def _draw_cdf(ax: Axes, runs: Mapping[str, pd.DataFrame], log_x: bool) -> None:
         if values.size == 0:
             continue
         share = np.arange(1, values.size + 1) / values.size
+        count = f"{values.size:,} messages"
         ax.step(
             values,
             share,
             where="post",
             color=PALETTE[_SERIES[number % len(_SERIES)]],
             linestyle=_LINE_STYLES[number % len(_LINE_STYLES)],
-            label=f"{label} ({values.size:,} messages)",
+            label="_nolegend_" if label is None else f"{label} ({count})",
         )
+        if label is None:
+            ax.text(0.98, 0.04, count, transform=ax.transAxes, ha="right")
         drawn = np.concatenate((drawn, values))
     if drawn.size == 0:
         _no_data(ax, "no deliveries")
@@ -229,7 +250,20 @@ def _draw_cdf(ax: Axes, runs: Mapping[str, pd.DataFrame], log_x: bool) -> None:
         ax.axhline(level, color="0.8", linewidth=0.8, zorder=0)
     if log_x:
         _log_axis(ax, drawn)
-    ax.legend(loc="upper left", fontsize="small")
+    if all(label is None for label in runs):
+        return
+    if legend_below:
+        # under the axes, so no curve is hidden (they all climb to 1.0)
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.18),
+            ncols=2,
+            fontsize="small",
+            frameon=False,
+        )
+    else:
+        # a CDF's lower right stays empty: curves reach it only at the top
+        ax.legend(loc="lower right", fontsize="small")
 
 
 def order_plot(deliveries: Tables) -> Figure:
@@ -333,14 +367,19 @@ def messages_per_receive(polls: Tables) -> Figure:
     returned = counts.index.to_numpy()
     heights = counts.to_numpy()
     share = metrics.empty_receive_ratio(table)
-    ax.bar(
+    empty = ax.bar(
         returned[:1],
         heights[:1],
         color=PALETTE["vermillion"],
         hatch="//",
         label=f"empty: {int(heights[0]):,} of {len(table):,} calls ({share:.1%})",
     )
-    ax.bar(returned[1:], heights[1:], color=PALETTE["blue"], label="with messages")
+    full = ax.bar(
+        returned[1:], heights[1:], color=PALETTE["blue"], label="with messages"
+    )
+    for bars in (empty, full):
+        ax.bar_label(bars, padding=2)
+    ax.margins(y=0.12)
     ax.set_xticks(returned)
     ax.legend(loc="upper center")
     return figure
@@ -360,7 +399,12 @@ def compare_runs(results: Mapping[str, ResultLike]) -> Figure:
     figure.suptitle("Runs compared")
     (cdf, inversions), (losses, empties) = figure.subplots(2, 2, squeeze=False)
     labels = [str(label) for label in results]
-    _draw_cdf(cdf, {str(k): r.deliveries for k, r in results.items()}, log_x=True)
+    _draw_cdf(
+        cdf,
+        {str(k): r.deliveries for k, r in results.items()},
+        log_x=True,
+        legend_below=True,
+    )
 
     runs = list(results.values())
     counts = [metrics.ledger(r.sends, r.deliveries) for r in runs]
@@ -378,14 +422,17 @@ def compare_runs(results: Mapping[str, ResultLike]) -> Figure:
     ratios = [metrics.empty_receive_ratio(r.polls) for r in runs]
     _bars(empties, labels, {"empty receives": ratios}, "share of receive calls (0-1)")
     empties.set_title("Empty receives")
-    empties.set_ylim(0.0, 1.0)
+    empties.set_ylim(0.0, 1.1)  # room for the label of a bar at 1.0
     return figure
 
 
 def _bars(
     ax: Axes, labels: list[str], series: Mapping[str, list[int] | list[float]], y: str
 ) -> None:
-    """Grouped bars: one group per run, one bar per series."""
+    """Grouped bars: one group per run, one bar per series, each labelled.
+
+    Every bar carries its value, so a bar of height 0 still says "0".
+    """
     ax.set_ylabel(y)
     ax.set_xlabel("run")
     if not labels:
@@ -397,10 +444,25 @@ def _bars(
         offset = (number - (len(series) - 1) / 2) * width
         colour = PALETTE[_SERIES[number % len(_SERIES)]]
         hatch = None if number == 0 else "//"
-        ax.bar(spots + offset, values, width, color=colour, hatch=hatch, label=name)
+        # an undefined value (a share of no calls) is drawn at 0 and says n/a
+        heights = [v if np.isfinite(v) else 0 for v in values]
+        bars = ax.bar(
+            spots + offset, heights, width, color=colour, hatch=hatch, label=name
+        )
+        ax.bar_label(bars, labels=[_bar_text(v) for v in values], padding=2)
+    ax.margins(y=0.12)  # room above the tallest bar for its label
     ax.set_xticks(spots, labels, rotation=20, ha="right")
     if len(series) > 1:
         ax.legend()
+
+
+def _bar_text(value: float) -> str:
+    """A bar's value as its label: whole numbers as such, shares to 2 places."""
+    if not np.isfinite(value):
+        return "n/a"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.2f}"
 
 
 def save_all(result: ResultLike, out_dir: str | Path) -> list[Path]:

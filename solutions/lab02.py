@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
 
 from labsupport import metrics
 from labsupport.lab.costs import dollars
+from labsupport.lab.polling import polls_until_last
 
 
-def ex1(polls: pd.DataFrame, messages: int) -> float:
-    """Dollars the receive calls cost per million messages."""
-    per_message = len(polls) / messages
-    return dollars(per_message * 1_000_000)
+def ex1(run: Any) -> float:
+    """Dollars per million messages of the receive calls made while messages
+    still arrived (the stop rule's calls after the last one left out)."""
+    calls = len(polls_until_last(run))
+    messages = int(run.sends["sent"].sum())
+    return dollars(calls / messages * 1_000_000)
 
 
-def ex2(polls: pd.DataFrame) -> float:
-    """Share of receive calls that came back empty."""
-    return metrics.empty_receive_ratio(polls)
+def ex2(run: Any) -> float:
+    """Share of those receive calls that came back empty."""
+    return metrics.empty_receive_ratio(polls_until_last(run))
 
 
 def ex3() -> int:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from labsupport import connect, send_batches
-from labsupport.experiment.records import POLL_COLUMNS, SEND_COLUMNS
-from labsupport.lab import brief, caught, costs, queue_depth, setup
+from labsupport.errors import InvalidParameter
+from labsupport.experiment.records import DELIVERY_COLUMNS, POLL_COLUMNS, SEND_COLUMNS
+from labsupport.lab import (
+    brief,
+    caught,
+    costs,
+    model_only,
+    polling,
+    queue_depth,
+    setup,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +123,124 @@ def test_setup_adds_one_handler_however_often_it_runs():
         for handler in set(kit.handlers) - set(before):
             kit.removeHandler(handler)
         kit.setLevel(level)
+
+
+# -- polling: a trickle of traffic --------------------------------------------------
+
+
+def hand_run() -> SimpleNamespace:
+    """3 messages: sent at 100 s with delays 0, 2, 2; five receive calls.
+
+    Calls (end times 100.5, 101.5, 102.5, 103.5, 104.5) return 1, 0, 2, 0, 0:
+    the last new messages come on call 2, calls 3 and 4 are the stop rule's.
+    """
+    sends = pd.DataFrame(
+        {
+            "seq": [0, 1, 2],
+            "entry_id": ["b0-0", "b0-1", "b0-2"],
+            "sent": [True] * 3,
+            "send_time": [100.0] * 3,
+            "body_bytes": [100] * 3,
+            "delay_s": [0, 2, 2],
+        }
+    )
+    polls = pd.DataFrame(
+        [
+            {"poll": i, "end_time": 100.5 + i, "returned": n, "empty": n == 0}
+            for i, n in enumerate([1, 0, 2, 0, 0])
+        ],
+        columns=POLL_COLUMNS,
+    )
+    deliveries = pd.DataFrame(
+        [
+            {"seq": 0, "receive_time": 100.5, "poll": 0, "position": 0},
+            {"seq": 1, "receive_time": 102.5, "poll": 2, "position": 0},
+            {"seq": 2, "receive_time": 102.5, "poll": 2, "position": 1},
+        ],
+        columns=DELIVERY_COLUMNS,
+    )
+    return SimpleNamespace(sends=sends, deliveries=deliveries, polls=polls, summary={})
+
+
+def test_polls_until_last_stops_at_the_call_with_the_last_new_message():
+    assert list(polling.polls_until_last(hand_run())["poll"]) == [0, 1, 2]
+
+
+def test_after_due_counts_latency_from_the_end_of_the_delay():
+    # seq 0 due at 100.0, received at 100.5; seqs 1 and 2 due at 102.0, at 102.5
+    assert list(polling.after_due(hand_run())["latency_ms"]) == [500.0] * 3
+
+
+def test_polling_table_splits_waiting_from_the_stop_rule():
+    row = polling.polling_table({"hand": hand_run()}).loc["hand"]
+
+    assert row["receive calls"] == 5
+    assert row["empty"] == 3
+    assert row["empty before last"] == 1  # call 1
+    assert row["added by stop"] == 2  # calls 3 and 4
+
+
+def test_cost_table_can_leave_out_the_idle_calls():
+    runs = {"hand": hand_run()}
+
+    every = costs.cost_table(runs).loc["hand"]
+    busy = costs.cost_table(runs, include_idle=False).loc["hand"]
+
+    # one send call, two deletes (calls 0 and 2); 5 receives, or 3 without idle
+    assert (every["receive"], busy["receive"]) == (5, 3)
+    assert every["per message"] == pytest.approx((1 + 5 + 2) / 3, abs=0.001)
+    assert busy["per message"] == pytest.approx((1 + 3 + 2) / 3, abs=0.001)
+
+
+def test_trickle_on_sim_receives_every_message_after_its_delay():
+    with connect("sim", seed=4) as conn:
+        run = polling.trickle(conn, messages=8, over_s=10, wait_time=20, seed=4)
+
+    delays = list(run.sends["delay_s"])
+    assert delays == sorted(delays)
+    assert all(0 <= d <= 10 for d in delays)
+    assert sorted(run.deliveries["seq"].unique()) == list(range(8))
+    assert (polling.after_due(run)["latency_ms"] > 0).all()
+    assert run.summary["stopped_because"] == "all expected messages received"
+    assert isinstance(run.summary["false_empties"], int)
+
+
+def test_trickle_short_polls_make_empty_calls_while_waiting():
+    with connect("sim", seed=4) as conn:
+        run = polling.trickle(conn, messages=4, over_s=10, wait_time=0, seed=4)
+
+    row = polling.polling_table({"short": run}).loc["short"]
+    # 0.2 s pauses between empty short polls over up to 10 s of delays
+    assert row["empty before last"] > 4
+    assert row["added by stop"] > 0  # 20 s of listening after the last one
+
+
+def test_trickle_elsewhere_has_no_false_empty_count():
+    with connect("moto") as conn:
+        run = polling.trickle(conn, messages=2, over_s=0, wait_time=1, idle_s=0)
+
+    assert run.summary["false_empties"] is None
+    assert sorted(run.deliveries["seq"]) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("options", "word"),
+    [({"over_s": 901}, "DelaySeconds"), ({"idle_s": -1}, "idle time")],
+)
+def test_trickle_checks_its_span_and_idle_time(options, word):
+    with connect("sim", seed=1) as conn, pytest.raises(InvalidParameter, match=word):
+        polling.trickle(conn, **options)
+
+
+def test_model_only_is_silent_on_the_sim_model(capsys):
+    with connect("sim", seed=1) as conn:
+        assert model_only(conn, "it waits 5 minutes")
+
+    assert capsys.readouterr().out == ""
+
+
+def test_model_only_skips_elsewhere_with_one_line(capsys):
+    with connect("moto") as conn:
+        assert not model_only(conn, "it waits 5 minutes")
+
+    assert capsys.readouterr().out == "skipped on moto: it waits 5 minutes\n"

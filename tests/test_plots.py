@@ -7,11 +7,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
@@ -252,6 +254,7 @@ def test_deliveries_per_message_bars_hand_counted() -> None:
 def test_messages_per_receive_bars_highlight_empty_calls() -> None:
     ax = only_axes(plots.messages_per_receive(make_run().polls))
 
+    assert texts(ax) == ["2", "1", "1", "1", "0", "0", "0", "0", "0", "0", "0"]
     assert bar_heights(ax) == [2, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
     colours = {to_hex(patch.get_facecolor()) for patch in ax.patches[1:]}
     assert to_hex(ax.patches[0].get_facecolor()) not in colours
@@ -275,6 +278,50 @@ def test_compare_runs_puts_each_run_on_four_panels() -> None:
     assert bar_heights(inversions) == [1, 1, 0]
     # duplicates first (1, 1, 0), then missing (1, 1, 0)
     assert bar_heights(figure.axes[2]) == [1, 1, 0, 1, 1, 0]
+
+
+def test_compare_runs_labels_every_bar_with_its_value_zeros_too() -> None:
+    runs = {"first": make_run(), "second": make_run(), "empty": empty_run()}
+
+    _, inversions, losses, empties = plots.compare_runs(runs).axes
+
+    assert texts(inversions) == ["1", "1", "0"]
+    assert texts(losses) == ["1", "1", "0", "1", "1", "0"]
+    # 2 of 5 polls empty; the empty run made no receive call at all
+    assert texts(empties) == ["0.40", "0.40", "n/a"]
+
+
+def test_compare_runs_puts_the_cdf_legend_below_its_curves() -> None:
+    figure = plots.compare_runs({"first": make_run(), "second": make_run()})
+    FigureCanvasAgg(figure).draw()
+    cdf = figure.axes[0]
+
+    legend_box = cdf.get_legend().get_window_extent()
+    axes_box = cdf.get_window_extent()
+
+    assert legend_box.y1 <= axes_box.y0  # wholly under the plotting area
+
+
+def test_cdf_of_one_result_is_labelled_with_its_backend_and_preset() -> None:
+    run = make_run()
+    result = SimpleNamespace(
+        sends=run.sends,
+        deliveries=run.deliveries,
+        polls=run.polls,
+        summary={"backend": "sim"},
+        params={"preset": "realistic"},
+    )
+
+    ax = only_axes(plots.latency_cdf(result))
+
+    assert legend_texts(ax) == ["sim (realistic) (5 messages)"]
+
+
+def test_cdf_of_one_bare_table_has_no_legend_only_its_count() -> None:
+    ax = only_axes(plots.latency_cdf(make_run().deliveries))
+
+    assert ax.get_legend() is None
+    assert texts(ax) == ["5 messages"]
 
 
 def test_save_all_writes_the_standard_pngs(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import pandas as pd
 import pytest
 
 from labsupport import connect, run_experiment
 from labsupport.lab import checks
+from labsupport.lab.polling import trickle
 
 SOLUTIONS = Path(__file__).parent.parent / "solutions"
 
@@ -28,9 +30,16 @@ def solution(name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def short_run():
-    """A short-polling run on the sim model, as in notebook 02 (smaller)."""
+    """A short-polling run on the sim model."""
     with connect("sim", seed=3) as conn:
         return run_experiment(conn, messages=60, wait_time=0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def trickle_run():
+    """Short polling on a trickle of traffic, as in notebook 02 (smaller)."""
+    with connect("sim", seed=3) as conn:
+        return trickle(conn, messages=10, over_s=30, wait_time=0, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +83,11 @@ def test_lab01_batch_count_matches_the_kit_sender():
     assert calls == solution("lab01").ex2()
 
 
-def test_lab02(short_run):
+def test_lab02(trickle_run):
     lab02 = solution("lab02")
 
-    assert checks.lab02_ex1(lab02.ex1(short_run.polls, 60), short_run.polls, 60)
-    assert checks.lab02_ex2(lab02.ex2(short_run.polls), short_run.polls)
+    assert checks.lab02_ex1(lab02.ex1(trickle_run), trickle_run)
+    assert checks.lab02_ex2(lab02.ex2(trickle_run), trickle_run)
     assert checks.lab02_ex3(lab02.ex3())
 
 
@@ -103,3 +112,21 @@ def test_lab05(short_run, grouped_run):
     results = {"short polling": short_run, "FIFO groups": grouped_run}
 
     assert checks.lab05_ex1(solution("lab05").ex1(results), results)
+
+
+def test_lab06():
+    lab06 = solution("lab06")
+    # GIVEN a worker lab's deliveries: one poison job failed three times,
+    # then a good job was done once
+    deliveries = pd.DataFrame(
+        {
+            "job_key": ["p1", "p1", "p1", "g1"],
+            "receive_count": [1, 2, 3, 1],
+            "outcome": ["failed", "failed", "failed", "done"],
+        }
+    )
+
+    assert checks.lab06_ex1(lab06.ex1())
+    assert checks.lab06_ex2(lab06.ex2(deliveries))
+    assert checks.lab06_ex3(lab06.ex3())
+    assert checks.lab06_ex4(lab06.ex4())

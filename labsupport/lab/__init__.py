@@ -9,7 +9,8 @@ The lab notebooks start with::
 :func:`setup` turns on the kit's warnings and makes figures show as PNG
 images; :mod:`labsupport.lab.checks` holds one self-check function per
 exercise; :mod:`labsupport.lab.costs` turns a run's tables into request
-counts and dollars. Nothing here runs at import.
+counts and dollars; :mod:`labsupport.lab.polling` makes a trickle of
+traffic to compare short and long polling on. Nothing here runs at import.
 """
 
 from labsupport.lab.display import (
@@ -19,6 +20,7 @@ from labsupport.lab.display import (
     describe_presets,
     environment,
     message_table,
+    model_only,
     model_stats,
     queue_depth,
     setup,
@@ -33,6 +35,7 @@ __all__ = [
     "describe_presets",
     "environment",
     "message_table",
+    "model_only",
     "model_stats",
     "queue_depth",
     "setup",

@@ -13,13 +13,22 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from labsupport import metrics
 from labsupport.lab.costs import STANDARD_PRICE_PER_MILLION
+from labsupport.lab.polling import polls_until_last
+from labsupport.lab.verdict import UNANSWERED as _UNANSWERED
+from labsupport.lab.verdict import Verdict
+from labsupport.lab.verdict import as_number as _number
+from labsupport.lab.verdict import check_choice as _check_choice
+from labsupport.lab.verdict import check_whole as _check_whole
+from labsupport.lab.verdict import is_stub as _stub
+from labsupport.lab.verdict import right as _right
+from labsupport.lab.verdict import unwritten as _unwritten
+from labsupport.lab.verdict import wrong as _wrong
 from labsupport.limits import BATCH_MAX_BYTES, BATCH_MAX_ENTRIES, MAX_MESSAGE_BYTES
 
 __all__ = [
@@ -39,6 +48,10 @@ __all__ = [
     "lab04_ex2",
     "lab04_ex3",
     "lab05_ex1",
+    "lab06_ex1",
+    "lab06_ex2",
+    "lab06_ex3",
+    "lab06_ex4",
 ]
 
 LAB00_BODIES = ("alpha", "beta", "gamma")
@@ -48,58 +61,6 @@ LAB03_SEQUENCE = (0, 3, 1, 2, 5, 4)
 LAB04_MAX_RECEIVE_COUNT = 3
 LAB04_SEND_TIMES_S = (0, 200, 301)
 LONG_POLL_WAIT_S = 20
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of a self-check: right or not, and a one-line message."""
-
-    ok: bool
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __repr__(self) -> str:
-        return self.message
-
-    __str__ = __repr__
-
-
-def _right(text: str) -> Verdict:
-    return Verdict(True, f"Right: {text}")
-
-
-def _wrong(text: str, hint: str) -> Verdict:
-    return Verdict(False, f"Not yet: {text} Hint: {hint}")
-
-
-_UNANSWERED = Verdict(False, "No answer yet: replace None with your answer.")
-
-
-def _number(answer: Any) -> float | None:
-    """The answer as a number, or None if it is not one (bools are not)."""
-    if isinstance(answer, bool):
-        return None
-    try:
-        value = float(str(answer).replace(",", "").replace("_", ""))
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _check_whole(answer: Any, expected: int, hints: Mapping[int, str]) -> Verdict:
-    """A whole-number answer: exact, with a hint for known wrong values."""
-    if answer is None:
-        return _UNANSWERED
-    value = _number(answer)
-    if value is None:
-        return _wrong(f"{answer!r} is not a number.", "answer with a whole number.")
-    if value == expected:
-        return _right(f"{expected:,}.")
-    shown = f"{value:,.0f}" if value.is_integer() else f"{value:,}"
-    hint = hints.get(int(value), "") if value.is_integer() else ""
-    return _wrong(f"{shown} is not it.", hint or "work it out again step by step.")
 
 
 # -- lab 00 -----------------------------------------------------------------------
@@ -205,19 +166,30 @@ def lab01_ex3(ids: Any, response: Mapping[str, Any]) -> Verdict:
 # -- lab 02 -----------------------------------------------------------------------
 
 
-def lab02_ex1(answer: Any, polls: pd.DataFrame, messages: int) -> Verdict:
-    """Dollars that the receive calls of a run cost per million messages."""
+def lab02_ex1(answer: Any, run: Any) -> Verdict:
+    """Dollars per million messages of a run's receive calls while traffic came.
+
+    ``run`` is a result with ``sends``, ``deliveries`` and ``polls``: the
+    calls counted are those up to the one that brought the last new message.
+    """
     if answer is None:
         return _UNANSWERED
     value = _number(answer)
-    per_message = len(polls) / messages
-    expected = per_message * STANDARD_PRICE_PER_MILLION
     if value is None:
         return _wrong(f"{answer!r} is not a number.", "answer in dollars.")
+    messages = int(run.sends["sent"].sum())
+    per_message = len(polls_until_last(run)) / messages
+    expected = per_message * STANDARD_PRICE_PER_MILLION
+    with_idle = len(run.polls) / messages * STANDARD_PRICE_PER_MILLION
     if math.isclose(value, expected, rel_tol=0.02):
         return _right(
-            f"{per_message:.3f} receive calls per message, about "
+            f"{per_message:.2f} receive calls per message, about "
             f"${expected:.2f} per million messages."
+        )
+    if math.isclose(value, with_idle, rel_tol=0.02):
+        return _wrong(
+            "that counts the calls made after the last message too.",
+            "keep only polls_until_last(run): the stop rule added the rest.",
         )
     if math.isclose(value, per_message, rel_tol=0.02):
         return _wrong(
@@ -230,25 +202,33 @@ def lab02_ex1(answer: Any, polls: pd.DataFrame, messages: int) -> Verdict:
         )
     return _wrong(
         f"{value:g} is not it.",
-        "receive calls / messages sent, times $0.40 for a million.",
+        "receive calls up to the last message / messages sent, times $0.40 "
+        "for a million.",
     )
 
 
-def lab02_ex2(answer: Any, polls: pd.DataFrame) -> Verdict:
-    """The share (0 to 1) of a run's receive calls that came back empty."""
+def lab02_ex2(answer: Any, run: Any) -> Verdict:
+    """The share (0 to 1) of a run's receive calls, up to its last new
+    message, that came back empty."""
     if answer is None:
         return _UNANSWERED
     value = _number(answer)
-    expected = metrics.empty_receive_ratio(polls)
     if value is None:
         return _wrong(f"{answer!r} is not a number.", "answer with a share.")
+    expected = metrics.empty_receive_ratio(polls_until_last(run))
+    every = metrics.empty_receive_ratio(run.polls)
     if math.isclose(value, expected, abs_tol=0.005):
-        return _right(f"{expected:.3f} of the receive calls were empty.")
+        return _right(f"{expected:.3f} of those receive calls were empty.")
     if math.isclose(value, 100 * expected, abs_tol=0.5):
         return _wrong("that looks like a percentage.", "give a share from 0 to 1.")
+    if math.isclose(value, every, abs_tol=0.005):
+        return _wrong(
+            "that counts the calls made after the last message too.",
+            "use polls_until_last(run), then its 'empty' column.",
+        )
     return _wrong(
         f"{value:g} is not it.",
-        "empty receive calls (polls['empty']) divided by all receive calls.",
+        "empty calls in polls_until_last(run) divided by all calls there.",
     )
 
 
@@ -293,6 +273,8 @@ def lab03_ex2(count: Callable[[list[int]], Any] | None) -> Verdict:
         return _UNANSWERED
     if not callable(count):
         return _wrong("pass the function itself.", "no brackets after its name.")
+    if _stub(count, LAB03_CASES):
+        return _unwritten(count)
     for case in LAB03_CASES:
         expected = metrics.count_inversions(list(case))
         try:
@@ -350,6 +332,8 @@ def lab04_ex2(consumer: Callable[[list[tuple[int, int]]], Any] | None) -> Verdic
         return _UNANSWERED
     if not callable(consumer):
         return _wrong("pass the function itself.", "no brackets after its name.")
+    if _stub(consumer, LAB04_CASES):
+        return _unwritten(consumer)
     for case in LAB04_CASES:
         expected = sum(dict(case).values())
         try:
@@ -412,3 +396,55 @@ def lab05_ex1(answer: Any, results: Mapping[str, Any]) -> Verdict:
         f"{answer} has {found[answer]:,} inversions.",
         "count_inversions(receive_order(deliveries)) for each run.",
     )
+
+
+# -- lab 06: the worker daemon -------------------------------------------------------
+
+LAB06_JOBS = (20, 4, 5)  # (jobs, poison jobs, maxReceiveCount) of exercise 1
+LAB06_MAX_RECEIVE_COUNT = 3
+LAB06_WAIT_AND_JOB_S = (10, 4)  # (--wait-time, seconds per job) of exercise 3
+
+
+def lab06_ex1(answer: Any) -> Verdict:
+    """Messages in the DLQ after 20 jobs, 4 poison, maxReceiveCount 5, settle."""
+    jobs, poison, max_receive_count = LAB06_JOBS
+    hints = {
+        jobs - poison: "the good jobs succeed and are deleted; which fail "
+        "on every attempt?",
+        jobs: "only jobs that fail every time end in the dead-letter queue.",
+        max_receive_count: "maxReceiveCount changes how long a poison job "
+        "takes to move, not how many move.",
+    }
+    return _check_whole(answer, poison, hints)
+
+
+def lab06_ex2(answer: Any) -> Verdict:
+    """Deliveries of a poison job before maxReceiveCount 3 moves its message."""
+    count = LAB06_MAX_RECEIVE_COUNT
+    hints = {
+        count + 1: "the move happens on the receive after the third delivery, "
+        "and that receive does not hand the message out.",
+        count - 1: "maxReceiveCount counts every receive, the first one too.",
+    }
+    return _check_whole(answer, count, hints)
+
+
+def lab06_ex3(answer: Any) -> Verdict:
+    """Longest stop of a worker on SIGTERM: --wait-time 10, jobs of 4 s."""
+    wait_s, job_s = LAB06_WAIT_AND_JOB_S
+    hints = {
+        wait_s + job_s: "safe, but not tight: after the signal, does the "
+        "worker start a job that its last poll returned?",
+        job_s: f"the signal may come during a long poll, which lasts up to {wait_s} s.",
+    }
+    return _check_whole(answer, max(wait_s, job_s), hints)
+
+
+def lab06_ex4(answer: Any) -> Verdict:
+    """What the next worker does with a job marked done but never deleted."""
+    hints = {
+        "a": "what does the job store answer when the next worker claims that job?",
+        "c": "the dead-letter queue takes messages that keep failing; this "
+        "job succeeded.",
+    }
+    return _check_choice(answer, "b", hints)

@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from labsupport.lab.polling import polls_until_last
+
 __all__ = [
     "CHUNK_BYTES",
     "FIFO_PRICE_PER_MILLION",
@@ -96,18 +98,24 @@ def dollars(
 
 
 def cost_table(
-    runs: Mapping[str, Any], price_per_million: float = STANDARD_PRICE_PER_MILLION
+    runs: Mapping[str, Any],
+    price_per_million: float = STANDARD_PRICE_PER_MILLION,
+    *,
+    include_idle: bool = True,
 ) -> pd.DataFrame:
     """Requests and dollars per million messages, one row per run.
 
-    ``runs`` maps a label to an experiment result (anything with ``sends``
-    and ``polls`` tables). Dollars assume every message is handled the way
-    the run handled its own, at ``price_per_million`` dollars per million
-    requests.
+    ``runs`` maps a label to an experiment result (anything with ``sends``,
+    ``deliveries`` and ``polls`` tables). Dollars assume every message is
+    handled the way the run handled its own, at ``price_per_million``
+    dollars per million requests. With ``include_idle`` False, receive calls
+    made after the run's last new message arrived (the ones its stop rule
+    added while the queue was idle) are left out.
     """
     rows = []
     for label, result in runs.items():
-        count = count_requests(result.sends, result.polls)
+        polls = result.polls if include_idle else polls_until_last(result)
+        count = count_requests(result.sends, polls)
         rows.append(
             {
                 "run": str(label),

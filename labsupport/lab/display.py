@@ -14,6 +14,7 @@ import io
 import logging
 import platform
 import sys
+import textwrap
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from labsupport.errors import LabError
 
 __all__ = [
     "FIGURE_DPI",
+    "WrappedTable",
     "brief",
     "caught",
     "describe_backends",
@@ -36,6 +38,7 @@ __all__ = [
     "environment",
     "figure_png",
     "message_table",
+    "model_only",
     "model_stats",
     "queue_depth",
     "setup",
@@ -202,16 +205,59 @@ def environment() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("package")
 
 
-def describe_backends() -> pd.DataFrame:
-    """One row per backend ``connect`` knows, with what it is."""
+class WrappedTable:
+    """A table of prose shown in full: its last column wraps, nothing is cut.
+
+    pandas shortens long text in a cell to "...". This shows the same
+    table with the last column wrapped at ``width`` columns in plain text
+    (and in full in HTML). ``frame`` is the DataFrame itself.
+    """
+
+    def __init__(self, frame: pd.DataFrame, width: int = 79) -> None:
+        self.frame = frame
+        self.width = width
+
+    def _repr_html_(self) -> str:
+        html: str = self.frame.to_html()
+        return html
+
+    def __repr__(self) -> str:
+        table = self.frame.reset_index()
+        columns = [str(c) for c in table.columns]
+        cells = [[str(v) for v in row] for row in table.itertuples(index=False)]
+        widths = [
+            max([len(name)] + [len(row[i]) for row in cells])
+            for i, name in enumerate(columns[:-1])
+        ]
+        last = max(20, self.width - sum(w + 2 for w in widths))
+        lines = [_row(columns[:-1], widths, [columns[-1]])]
+        lines.append(_row(["-" * w for w in widths], widths, ["-" * last]))
+        for row in cells:
+            lines.append(_row(row[:-1], widths, textwrap.wrap(row[-1], last) or [""]))
+        return "\n".join(lines)
+
+
+def _row(first: list[str], widths: list[int], wrapped: list[str]) -> str:
+    """One table row: the narrow columns, then the wrapped text under itself."""
+    lead = "".join(
+        f"{text:<{width}}  " for text, width in zip(first, widths, strict=True)
+    )
+    pad = " " * len(lead)
+    return "\n".join(
+        (lead if n == 0 else pad) + part for n, part in enumerate(wrapped)
+    ).rstrip()
+
+
+def describe_backends() -> WrappedTable:
+    """One row per backend ``connect`` knows, with what it is (in full)."""
     rows = [
         {"backend": name, "what it is": BACKEND_NOTES.get(name, "")}
         for name in BACKENDS
     ]
-    return pd.DataFrame(rows).set_index("backend")
+    return WrappedTable(pd.DataFrame(rows).set_index("backend"))
 
 
-def describe_presets() -> pd.DataFrame:
+def describe_presets() -> WrappedTable:
     """One row per preset of the ``sim`` backend: exaggerated or not, and why."""
     from labsupport.sim.params import PRESETS
 
@@ -223,7 +269,7 @@ def describe_presets() -> pd.DataFrame:
         }
         for name, params in PRESETS.items()
     ]
-    return pd.DataFrame(rows).set_index("preset")
+    return WrappedTable(pd.DataFrame(rows).set_index("preset"))
 
 
 SUMMARY_ROWS = (
@@ -269,6 +315,20 @@ def model_stats(conn: Any, *keys: str) -> dict[str, Any]:
     if not keys:
         return stats
     return {key: stats.get(key, 0) for key in keys}
+
+
+def model_only(conn: Any, why: str) -> bool:
+    """True on the ``sim`` model's virtual clock; elsewhere a note and False.
+
+    For notebook cells that rely on the model's behaviour or on its virtual
+    clock (waiting minutes at once): on another backend they would fail or
+    wait in real time. Use as ``if model_only(conn, "why"):``; on any other
+    backend this prints one line, ``skipped on <backend>: <why>``.
+    """
+    if conn.backend == "sim" and getattr(conn.clock, "virtual", False):
+        return True
+    print(f"skipped on {conn.backend}: {why}")
+    return False
 
 
 def queue_depth(conn: Any, queue_url: str) -> dict[str, int]:
