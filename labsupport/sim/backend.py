@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def open_sim(
     region: str = "us-east-1",
     seed: int = 0,
-    preset: str = "realistic",
+    preset: str | None = "realistic",
     realtime: bool = False,
     **overrides: Any,
 ) -> Connection:
@@ -26,7 +26,8 @@ def open_sim(
     Args:
         region: region of the client and of queue URLs and ARNs.
         seed: seeds every random choice; same seed and calls, same results.
-        preset: "realistic" (default), "classroom" (exaggerated) or "ideal".
+        preset: "realistic" (default; None means the same), "classroom"
+            (exaggerated) or "ideal".
         realtime: use the wall clock instead of the virtual one.
         **overrides: any :class:`~labsupport.sim.params.SimParams` field.
 
@@ -37,6 +38,7 @@ def open_sim(
         SimConfigError: unknown preset, unknown parameter or bad value (a
             :class:`~labsupport.errors.ConfigError`).
     """
+    preset = preset or "realistic"
     model = SimModel(
         seed=seed, preset=preset, realtime=realtime, region=region, **overrides
     )

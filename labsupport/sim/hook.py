@@ -12,17 +12,20 @@ active model and lets every other service pass through untouched.
 
 Limitations:
     Sessions created before the first ``mock_sim`` was entered do not get the
-    built-in handler; boto3's default session is patched when it exists. If
-    moto's ``mock_aws`` is active at the same time, moto still sees each SQS
-    request (and keeps its own copy of the queues) but the model's answer is
-    the one returned. botocore's retry back-off sleeps
-    in wall time, even on the virtual clock.
+    built-in handler; boto3's default session is patched when it exists.
+    Inside ``mock_sim``, if moto's ``mock_aws`` is active at the same time,
+    moto still sees each SQS request (botocore calls every before-send
+    handler) and keeps its own copy of the queues, though the model's answer
+    is the one returned; a client given to :func:`attach` (as
+    ``connect("sim")`` does) is taken off moto's handler instead. botocore's
+    retry back-off sleeps in wall time, even on the virtual clock.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -101,11 +104,25 @@ def attach(client: Any, model: SimModel) -> Callable[[], None]:
     handler = SimHandler(model, float(timeout))
     unique_id = f"labsupport-sim-{id(handler)}"
     client.meta.events.register_first(EVENT, handler, unique_id=unique_id)
+    # botocore calls every before-send handler and keeps the first answer, so
+    # an active moto mock would still act on (and long-poll for) each request
+    # the model answers. This client is the model's alone: take moto off it.
+    moto_stubber = _moto_stubber()
+    if moto_stubber is not None:
+        client.meta.events.unregister("before-send", moto_stubber)
 
     def detach() -> None:
         client.meta.events.unregister(EVENT, handler, unique_id=unique_id)
+        if moto_stubber is not None:
+            client.meta.events.register("before-send", moto_stubber)
 
     return detach
+
+
+def _moto_stubber() -> Any:
+    """moto's global before-send handler, if moto has been imported."""
+    models = sys.modules.get("moto.core.models")
+    return getattr(models, "botocore_stubber", None)
 
 
 class _Router:

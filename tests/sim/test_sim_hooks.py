@@ -286,3 +286,23 @@ def test_server_long_polls_do_not_block_each_other():
 
     assert sorted(results) == [1, 1, 1]
     assert elapsed < 3
+
+
+def test_an_open_moto_mock_does_not_also_act_on_the_models_requests():
+    from labsupport import connect
+
+    with connect("moto") as moto_conn, connect("sim", seed=1) as sim_conn:
+        sim_conn.create_queue("only-in-the-model")
+        # Had moto's handler run too, it would have made the queue as well.
+        assert moto_conn.client.list_queues().get("QueueUrls", []) == []
+        url = moto_conn.create_queue("only-in-moto")
+        moto_conn.client.send_message(QueueUrl=url, MessageBody="m")
+        got = moto_conn.client.receive_message(QueueUrl=url)["Messages"]
+        assert [m["Body"] for m in got] == ["m"]
+
+
+def test_no_preset_means_the_realistic_one():
+    from labsupport import connect
+
+    with connect("sim", preset=None) as conn:
+        assert conn.details["preset"] == "realistic"
