@@ -9,8 +9,7 @@ Modules: :mod:`~labsupport.worker.store` (idempotency store),
 :mod:`~labsupport.worker.heartbeat`, :mod:`~labsupport.worker.daemon` (the
 loop and its signal handling), :mod:`~labsupport.worker.thumbnails` (the
 workload), :mod:`~labsupport.worker.status`, :mod:`~labsupport.worker.serve`
-(the local endpoint), :mod:`~labsupport.worker.lab` (notebook plumbing),
-:mod:`~labsupport.worker.exercises` (self-checks) and
+(the local endpoint), :mod:`~labsupport.worker.lab` (notebook plumbing) and
 :mod:`~labsupport.worker.cli` (the ``sqs-lab`` commands).
 """
 

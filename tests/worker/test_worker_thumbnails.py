@@ -1,4 +1,4 @@
-"""The thumbnail workload: producer, handler, status, exercises."""
+"""The thumbnail workload: producer, handler, status."""
 
 from __future__ import annotations
 
@@ -21,12 +21,6 @@ from labsupport.worker import (
     thumbnail_worker,
 )
 from labsupport.worker.daemon import BadJob, parse_job
-from labsupport.worker.exercises import (
-    check_after_crash,
-    check_dead_letter_count,
-    check_receives_before_dlq,
-    check_stop_bound,
-)
 from labsupport.worker.thumbnails import (
     check_bucket_name,
     list_keys,
@@ -221,15 +215,3 @@ def test_max_receive_count_outside_1_to_1000_is_refused(kit, count) -> None:
     names = ThumbnailNames("q2", "q2-dlq", "bucket-two")
     with pytest.raises(InvalidParameter, match="maxReceiveCount"):
         ensure_resources(kit.sqs, kit.s3, names, max_receive_count=count)
-
-
-def test_self_checks_say_right_and_wrong_with_a_hint() -> None:
-    assert check_dead_letter_count(4).right
-    assert not check_dead_letter_count(16).right
-    assert check_receives_before_dlq(3).right
-    assert not check_receives_before_dlq(4).right
-    assert check_stop_bound(10).right
-    assert "not tight" in str(check_stop_bound(14))
-    assert check_after_crash("b").right
-    assert not check_after_crash("a").right
-    assert "Not answered" in str(check_dead_letter_count(None))
