@@ -209,7 +209,11 @@ def main() -> int:
     moto_cap = 5.0 if args.quick else 60.0
     results = []
 
-    t_small, t_large = time_sim(small), time_sim(large)
+    # Best of three runs for each size: the machine's other work only ever
+    # adds time, so the minimum is the figure closest to the code's own cost.
+    repeats = 1 if args.quick else 3
+    t_small = min(time_sim(small) for _ in range(repeats))
+    t_large = min(time_sim(large) for _ in range(repeats))
     ratio = t_large / t_small
     results.append(ratio <= 11)
     line(
