@@ -37,10 +37,15 @@ def send_then_drain(client: Any, url: str, messages: int) -> None:
                 for i in range(min(10, messages - first))
             ],
         )
+    drain(client, url, messages, wait_time=20)
+
+
+def drain(client: Any, url: str, messages: int, wait_time: int) -> None:
+    """Receive (10 at a time) and delete until ``messages`` have come back."""
     received = 0
     while received < messages:
         got = client.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=20
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_time
         ).get("Messages", [])
         received += len(got)
         if got:
@@ -145,20 +150,7 @@ def time_moto(messages: int, cap_s: float) -> tuple[float, int]:
                 Entries=[{"Id": str(i), "MessageBody": "x" * 100} for i in range(10)],
             )
             sent += 10
-        drained = 0
-        while drained < sent:
-            got = client.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            drained += len(got)
-            if got:
-                client.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(got)
-                    ],
-                )
+        drain(client, url, sent, wait_time=0)
         return time.perf_counter() - start, sent
 
 
