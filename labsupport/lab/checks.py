@@ -308,10 +308,15 @@ def lab03_ex3(answer: Any, deliveries: pd.DataFrame, groups: int) -> Verdict:
 
 def lab04_ex1(answer: Any) -> Verdict:
     """Deliveries of a poison message before a maxReceiveCount of 3 moves it."""
-    count = LAB04_MAX_RECEIVE_COUNT
+    return _deliveries_before_move(answer, LAB04_MAX_RECEIVE_COUNT)
+
+
+def _deliveries_before_move(answer: Any, count: int) -> Verdict:
+    """A message is delivered maxReceiveCount times before the redrive moves it."""
+    nth = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(count, f"{count}th")
     hints = {
-        count + 1: "the move happens on the receive after the third delivery, "
-        "and that receive does not return it.",
+        count + 1: f"the move happens on the receive after the {nth} delivery, "
+        "and that receive does not hand the message out.",
         count - 1: "maxReceiveCount counts every receive, the first one too.",
     }
     return _check_whole(answer, count, hints)
@@ -420,13 +425,7 @@ def lab06_ex1(answer: Any) -> Verdict:
 
 def lab06_ex2(answer: Any) -> Verdict:
     """Deliveries of a poison job before maxReceiveCount 3 moves its message."""
-    count = LAB06_MAX_RECEIVE_COUNT
-    hints = {
-        count + 1: "the move happens on the receive after the third delivery, "
-        "and that receive does not hand the message out.",
-        count - 1: "maxReceiveCount counts every receive, the first one too.",
-    }
-    return _check_whole(answer, count, hints)
+    return _deliveries_before_move(answer, LAB06_MAX_RECEIVE_COUNT)
 
 
 def lab06_ex3(answer: Any) -> Verdict:
