@@ -257,7 +257,7 @@ def _draw_cdf(
         ax.legend(
             loc="upper center",
             bbox_to_anchor=(0.5, -0.18),
-            ncols=2,
+            ncols=1,
             fontsize="small",
             frameon=False,
         )
