@@ -17,16 +17,11 @@ Limitations:
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
-from labsupport.errors import BackendError
+from labsupport.backends.local import MotoServer
 from labsupport.sim.errors import SqsError
 from labsupport.sim.model import SimModel
 from labsupport.sim.wire import error_response, handle_request
@@ -36,50 +31,6 @@ __all__ = ["SimServer", "make_wsgi_app"]
 logger = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Http
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        host = self.headers.get("Host") or f"{self.server.host}:{self.server.port}"
-        try:
-            status, headers, payload = handle_request(
-                self.server.model,
-                self.headers.get("X-Amz-Target"),
-                body,
-                base_url=f"http://{host}",
-            )
-        except Exception as err:  # a model bug must not kill the worker thread
-            logger.exception("sim server: request failed")
-            status, headers, payload = error_response(
-                SqsError("InternalError", f"The model failed: {err}")
-            )
-        self._reply(status, headers, payload)
-
-    def do_GET(self) -> None:
-        self._reply(200, {"Content-Type": "text/plain"}, b"labsupport sim server\n")
-
-    def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no line per request on stderr."""
-
-
-class _Http(ThreadingHTTPServer):
-    daemon_threads = True
-    model: SimModel
-    host: str
-    port: int
 
 
 def make_wsgi_app(model: SimModel) -> WsgiApp:
@@ -92,16 +43,30 @@ def make_wsgi_app(model: SimModel) -> WsgiApp:
     """
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        status, headers, payload = handle_request(
-            model, environ.get("HTTP_X_AMZ_TARGET"), body, base_url=_base(environ)
-        )
+        if environ.get("REQUEST_METHOD") == "GET":  # a readiness probe
+            status, headers = 200, {"Content-Type": "text/plain"}
+            payload = b"labsupport sim server\n"
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            status, headers, payload = _answer(
+                model, environ.get("HTTP_X_AMZ_TARGET"), body, _base(environ)
+            )
         headers = dict(headers, **{"Content-Length": str(len(payload))})
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [payload]
 
     return app
+
+
+def _answer(
+    model: SimModel, target: str | None, body: bytes, base_url: str
+) -> tuple[int, dict[str, str], bytes]:
+    try:
+        return handle_request(model, target, body, base_url=base_url)
+    except Exception as err:  # a model bug must not kill the serving thread
+        logger.exception("sim server: request failed")
+        return error_response(SqsError("InternalError", f"The model failed: {err}"))
 
 
 def _base(environ: dict[str, Any]) -> str:
@@ -111,7 +76,7 @@ def _base(environ: dict[str, Any]) -> str:
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
-class SimServer:
+class SimServer(MotoServer):
     """Serve a real-time :class:`SimModel` over HTTP on a loopback port.
 
     ``port=0`` takes a free port. Use as a context manager, or call
@@ -127,53 +92,4 @@ class SimServer:
         **overrides: Any,
     ) -> None:
         self.model = SimModel(seed=seed, preset=preset, realtime=True, **overrides)
-        try:
-            self._http = _Http((host, port), _Handler)
-        except OSError as err:
-            raise BackendError(
-                f"Cannot start the sim server on {host}:{port}: {err}. Choose "
-                "another port, or 0 for any free one."
-            ) from err
-        self.host = host
-        self.port: int = self._http.server_address[1]
-        self._http.model = self.model
-        self._http.host, self._http.port = host, self.port
-        self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, name=f"sim-{self.port}", daemon=True
-        )
-
-    def start(self, timeout: float = 10.0) -> SimServer:
-        """Start serving; return once the port accepts connections."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1):
-                    break
-            except OSError as err:
-                if time.monotonic() > deadline:
-                    raise BackendError(
-                        f"The sim server at {self.url} did not answer within "
-                        f"{timeout} s: {err}"
-                    ) from err
-                time.sleep(0.02)
-        logger.info("sim server listening on %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the serving thread to end."""
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> SimServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(host, port, make_wsgi_app(self.model))
